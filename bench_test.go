@@ -1,0 +1,46 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = rng.Float32()*2 - 1
+	}
+	return s
+}
+
+// benchSgemm reports GFLOP/s for an m×n×k NoTrans product done by f.
+func benchSgemm(b *testing.B, m, n, k int, f sgemmFunc) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a, bb, c := randSlice(rng, m*k), randSlice(rng, k*n), randSlice(rng, m*n)
+	b.ReportAllocs()
+	for b.Loop() {
+		f(NoTrans, NoTrans, m, n, k, 1, a, k, bb, n, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range []int{64, 256, 1024, 2048} {
+		for _, kern := range kernels {
+			b.Run(fmt.Sprintf("size=%d/kernel=%s", s, kern.name), func(b *testing.B) {
+				if kern.name == "go" && s > 1024 {
+					b.Skip("slow")
+				}
+				benchSgemm(b, s, s, s, serialWith(kern))
+			})
+		}
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("size=%d/tiler=auto/workers=%d", s, w), func(b *testing.B) {
+				t := NewTiler(w, Auto)
+				defer t.Close()
+				benchSgemm(b, s, s, s, t.Sgemm)
+			})
+		}
+	}
+}

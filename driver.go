@@ -1,0 +1,161 @@
+package gemm
+
+// plan is a product together with the kernel and blocking chosen for it.
+// The choices depend only on the whole product, never on how it is split
+// among workers, so every element of C is summed in the same order however
+// many workers share the work.
+type plan struct {
+	problem
+	kern   *kernel
+	kc     int
+	mc, nc int
+	packB  bool // false: B is NoTrans and micro-panels are read in place
+}
+
+// plan chooses how to run the product with the given kernel.
+func (p *problem) plan(kern *kernel, workers int) plan {
+	pl := plan{problem: *p, kern: kern, kc: kern.kc, mc: kern.mc, nc: kern.nc, packB: true}
+	// Reading B in place saves packing it when few row panels of A reuse
+	// each packed panel of B.
+	if p.tB == NoTrans && p.m <= 2*kern.mr {
+		pl.packB = false
+	}
+	return pl
+}
+
+// run computes rows [i0, i1) and columns [j0, j1) of C over the whole of k.
+func (pl *plan) run(ws *workspace, i0, i1, j0, j1 int) {
+	pl.block(ws, i0, i1, j0, j1, 0, pl.k, pl.c, pl.ldc, pl.beta)
+}
+
+// block computes rows [i0, i1), columns [j0, j1) of
+// c = alpha·op(A)[:, p0:p1]·op(B)[p0:p1, :] + beta·c, where c holds element
+// (i, j) at c[i*ldc+j]. These are the Goto/BLIS loops around the kernel.
+func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
+	kern := pl.kern
+	mr, nr := kern.mr, kern.nr
+	ws.reserve(kern, pl.kc, pl.mc, pl.nc)
+	for jc := j0; jc < j1; jc += pl.nc {
+		nc := min(pl.nc, j1-jc)
+		for pc := p0; pc < p1; pc += pl.kc {
+			kc := min(pl.kc, p1-pc)
+			bt := beta
+			if pc != p0 {
+				bt = 1
+			}
+			if pl.packB {
+				pl.packBPanel(ws.b, pc, kc, jc, nc, nr)
+			} else if rem := nc % nr; rem != 0 {
+				// Only the ragged last micro-panel is packed: reading it in
+				// place would run past the last column.
+				pl.packBPanel(ws.b, pc, kc, jc+nc-rem, rem, nr)
+			}
+			for ic := i0; ic < i1; ic += pl.mc {
+				mc := min(pl.mc, i1-ic)
+				pl.packABlock(ws.a, ic, mc, pc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					nrb := min(nr, nc-jr)
+					var bp []float32
+					ldb := nr
+					switch {
+					case pl.packB:
+						bp = ws.b[jr*kc:]
+					case nrb < nr:
+						bp = ws.b
+					default:
+						bp = pl.b[pc*pl.ldb+jc+jr:]
+						ldb = pl.ldb
+					}
+					for ir := 0; ir < mc; ir += mr {
+						mrb := min(mr, mc-ir)
+						ap := ws.a[ir*kc:]
+						off := (ic+ir)*ldc + jc + jr
+						if mrb == mr && nrb == nr {
+							kern.fn(kc, ap, bp, ldb, c[off:], ldc, pl.alpha, bt)
+						} else {
+							edgeTile(kern, ws.tile, kc, ap, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// edgeTile computes a partial mrb×nrb tile through a full tile of scratch,
+// rounding exactly as the kernel does on a full tile.
+func edgeTile(kern *kernel, tile []float32, k int, a, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
+	nr := kern.nr
+	kern.fn(k, a, b, ldb, tile, nr, alpha, 0)
+	for i := range mrb {
+		t := tile[i*nr : i*nr+nrb]
+		row := c[i*ldc : i*ldc+nrb]
+		if beta == 0 {
+			copy(row, t)
+			continue
+		}
+		for j, x := range t {
+			row[j] = x + float32(beta*row[j])
+		}
+	}
+}
+
+// packABlock packs rows [ic, ic+mc) and columns [pc, pc+kc) of op(A) into
+// dst as MR-row micro-panels, each kc×mr, column by column; rows past mc are
+// zero.
+func (pl *plan) packABlock(dst []float32, ic, mc, pc, kc, mr int) {
+	for ir := 0; ir < mc; ir += mr {
+		mrb := min(mr, mc-ir)
+		d := dst[ir*kc : ir*kc+kc*mr]
+		i0 := ic + ir
+		if pl.tA == NoTrans {
+			// A(i, p) = a[i*lda+p]: read along rows, write with stride mr.
+			for i := range mrb {
+				src := pl.a[(i0+i)*pl.lda+pc:][:kc]
+				for p, x := range src {
+					d[p*mr+i] = x
+				}
+			}
+		} else {
+			// A(i, p) = a[p*lda+i]: each column of the panel is contiguous.
+			for p := range kc {
+				copy(d[p*mr:p*mr+mrb], pl.a[(pc+p)*pl.lda+i0:])
+			}
+		}
+		if mrb < mr {
+			for p := range kc {
+				clear(d[p*mr+mrb : p*mr+mr])
+			}
+		}
+	}
+}
+
+// packBPanel packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(B) into
+// dst as NR-column micro-panels, each kc×nr, row by row; columns past nc are
+// zero.
+func (pl *plan) packBPanel(dst []float32, pc, kc, jc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		nrb := min(nr, nc-jr)
+		d := dst[jr*kc : jr*kc+kc*nr]
+		j0 := jc + jr
+		if pl.tB == NoTrans {
+			// B(p, j) = b[p*ldb+j]: rows of the panel are contiguous.
+			for p := range kc {
+				copy(d[p*nr:p*nr+nrb], pl.b[(pc+p)*pl.ldb+j0:])
+			}
+		} else {
+			// B(p, j) = b[j*ldb+p]: read along rows of B, write with stride nr.
+			for j := range nrb {
+				src := pl.b[(j0+j)*pl.ldb+pc:][:kc]
+				for p, x := range src {
+					d[p*nr+j] = x
+				}
+			}
+		}
+		if nrb < nr {
+			for p := range kc {
+				clear(d[p*nr+nrb : p*nr+nr])
+			}
+		}
+	}
+}

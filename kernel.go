@@ -1,0 +1,104 @@
+package gemm
+
+// A kernel is a register-blocked micro-kernel together with the cache
+// blocking that suits it. Every kernel works on the same packed layout:
+//
+//   - a is an MR-row micro-panel of A stored column by column: element
+//     (i, p) at a[p*mr+i], for p < k;
+//   - b is an NR-column micro-panel of B stored row by row with stride ldb:
+//     element (p, j) at b[p*ldb+j] (ldb is nr for a packed panel, or B's own
+//     leading dimension when B is read in place);
+//   - c is a full mr×nr tile of C with row stride ldc.
+//
+// fn sets C = alpha·(a·b) + beta·C, computing alpha·(a·b) and beta·C each
+// rounded to float32 and then their sum, so that a tile computed into a
+// scratch buffer and combined in Go (edgeTile) rounds identically. When beta
+// is 0 C is not read. No term is skipped because it is zero, so NaN and Inf
+// propagate.
+type kernel struct {
+	name   string
+	mr, nr int
+	fn     func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	blocking
+}
+
+// kernels lists the kernels this CPU can run, fastest first. It is filled
+// once, from the CPU's features, and never changed.
+var kernels = availableKernels()
+
+// bestKernel is the kernel used by Sgemm and new Tilers.
+var bestKernel = kernels[0]
+
+// kernelByName returns the kernel with the given name, or nil.
+func kernelByName(name string) *kernel {
+	for _, k := range kernels {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// genericKernel is the portable 4×4 kernel, written in Go.
+func genericKernel() *kernel {
+	return newKernel("go", 4, 4, kernelGo4x4)
+}
+
+func newKernel(name string, mr, nr int, fn func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)) *kernel {
+	return &kernel{name: name, mr: mr, nr: nr, fn: fn, blocking: blockingFor(mr, nr, cacheSizes())}
+}
+
+// kernelGo4x4 is the reference micro-kernel with MR = NR = 4.
+func kernelGo4x4(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	var c20, c21, c22, c23 float32
+	var c30, c31, c32, c33 float32
+	a = a[:4*k]
+	for p := 0; p < k; p++ {
+		ap := a[4*p : 4*p+4 : 4*p+4]
+		bp := b[p*ldb : p*ldb+4 : p*ldb+4]
+		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	storeRow4(c[0*ldc:], c00, c01, c02, c03, alpha, beta)
+	storeRow4(c[1*ldc:], c10, c11, c12, c13, alpha, beta)
+	storeRow4(c[2*ldc:], c20, c21, c22, c23, alpha, beta)
+	storeRow4(c[3*ldc:], c30, c31, c32, c33, alpha, beta)
+}
+
+func storeRow4(c []float32, x0, x1, x2, x3, alpha, beta float32) {
+	c = c[:4:4]
+	x0, x1, x2, x3 = float32(alpha*x0), float32(alpha*x1), float32(alpha*x2), float32(alpha*x3)
+	if beta != 0 {
+		x0 += float32(beta * c[0])
+		x1 += float32(beta * c[1])
+		x2 += float32(beta * c[2])
+		x3 += float32(beta * c[3])
+	}
+	c[0], c[1], c[2], c[3] = x0, x1, x2, x3
+}
+
+// withBlocking returns a copy of the kernel with other blocking sizes, for
+// tests and experiments.
+func (k *kernel) withBlocking(b blocking) *kernel {
+	k2 := *k
+	k2.blocking = b
+	return &k2
+}

@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package gemm
+
+func availableKernels() []*kernel {
+	return []*kernel{genericKernel()}
+}
