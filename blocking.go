@@ -37,14 +37,16 @@ func cacheSizes() caches {
 }
 
 // blockingFor derives KC, MC and NC for an mr×nr kernel:
-//   - a kc×nr micro-panel of B fills about half of L1, so it stays there
-//     while the MC/MR micro-panels of A stream past it;
-//   - the mc×kc block of A fills about half of L2;
-//   - the kc×nc panel of B fills a share of L3, or a fixed size when L3 is
+//   - a kc×nr micro-panel of B takes about a sixteenth of L2: deep enough
+//     that C is loaded and stored rarely, small enough that the panel and the
+//     A micro-panels streaming past it stay close (measured best on Zen 4
+//     with kc from 512 up; the kernel hides L2 latency);
+//   - the mc×kc block of A takes half of L2;
+//   - the kc×nc panel of B takes a quarter of L3, or a fixed size when L3 is
 //     unknown.
 func blockingFor(mr, nr int, c caches) blocking {
-	kc := c.l1 / 2 / (4 * nr)
-	kc = clamp(kc&^7, 64, 512)
+	kc := c.l2 / 16 / (4 * nr)
+	kc = clamp(kc&^7, 128, 512)
 	mc := c.l2 / 2 / (4 * kc)
 	mc = clamp(mc/mr*mr, mr, 1024/mr*mr)
 	nc := 4096

@@ -109,13 +109,8 @@ func (pl *plan) packABlock(dst []float32, ic, mc, pc, kc, mr int) {
 		d := dst[ir*kc : ir*kc+kc*mr]
 		i0 := ic + ir
 		if pl.tA == NoTrans {
-			// A(i, p) = a[i*lda+p]: read along rows, write with stride mr.
-			for i := range mrb {
-				src := pl.a[(i0+i)*pl.lda+pc:][:kc]
-				for p, x := range src {
-					d[p*mr+i] = x
-				}
-			}
+			// A(i, p) = a[i*lda+p]: a transposition.
+			transposeInto(d, mr, pl.a, pl.lda, i0, pc, mrb, kc)
 		} else {
 			// A(i, p) = a[p*lda+i]: each column of the panel is contiguous.
 			for p := range kc {
@@ -144,18 +139,37 @@ func (pl *plan) packBPanel(dst []float32, pc, kc, jc, nc, nr int) {
 				copy(d[p*nr:p*nr+nrb], pl.b[(pc+p)*pl.ldb+j0:])
 			}
 		} else {
-			// B(p, j) = b[j*ldb+p]: read along rows of B, write with stride nr.
-			for j := range nrb {
-				src := pl.b[(j0+j)*pl.ldb+pc:][:kc]
-				for p, x := range src {
-					d[p*nr+j] = x
-				}
-			}
+			// B(p, j) = b[j*ldb+p]: a transposition.
+			transposeInto(d, nr, pl.b, pl.ldb, j0, pc, nrb, kc)
 		}
 		if nrb < nr {
 			for p := range kc {
 				clear(d[p*nr+nrb : p*nr+nr])
 			}
+		}
+	}
+}
+
+// transposeInto sets d[p*ld+i] = src[(r0+i)*lds+c0+p] for i < rows and
+// p < cols: rows of src become columns of d. Four rows go together so that
+// each step writes four adjacent elements.
+func transposeInto(d []float32, ld int, src []float32, lds, r0, c0, rows, cols int) {
+	i := 0
+	for ; i+4 <= rows; i += 4 {
+		s0 := src[(r0+i)*lds+c0:][:cols]
+		s1 := src[(r0+i+1)*lds+c0:][:cols]
+		s2 := src[(r0+i+2)*lds+c0:][:cols]
+		s3 := src[(r0+i+3)*lds+c0:][:cols]
+		dd := d[i:]
+		for p := range cols {
+			q := dd[p*ld : p*ld+4 : p*ld+4]
+			q[0], q[1], q[2], q[3] = s0[p], s1[p], s2[p], s3[p]
+		}
+	}
+	for ; i < rows; i++ {
+		s0 := src[(r0+i)*lds+c0:][:cols]
+		for p, x := range s0 {
+			d[p*ld+i] = x
 		}
 	}
 }

@@ -11,15 +11,16 @@ import (
 // sgemmFunc is one implementation under test.
 type sgemmFunc func(tA, tB Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
-// serialWith returns the single-threaded Sgemm forced onto one kernel.
+// serialWith returns the single-threaded Sgemm forced onto one kernel. The
+// returned function keeps its workspace and is not safe for concurrent use.
 func serialWith(kern *kernel) sgemmFunc {
+	var ws workspace
 	return func(tA, tB Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 		p := newProblem(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		if p.trivial() {
 			p.scaleC(0, m)
 			return
 		}
-		var ws workspace
 		pl := p.plan(kern, 1)
 		pl.run(&ws, 0, m, 0, n)
 	}
