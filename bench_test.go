@@ -44,3 +44,29 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// mlpBatches are the batch sizes of the original study.
+var mlpBatches = []int{50, 100, 200, 250, 260, 500, 2000, 10000, 20000}
+
+// BenchmarkSgemmMLP runs products shaped like the 784-wide MLP layers in
+// both layouts: samples as rows, X (N×784)·W (784×out), and the classic
+// W (out×784)·A (784×N).
+func BenchmarkSgemmMLP(b *testing.B) {
+	for _, out := range []int{100, 300} {
+		for _, layout := range []string{"XW", "WA"} {
+			for _, n := range mlpBatches {
+				for _, w := range []int{1, 2} {
+					m, nn := n, out
+					if layout == "WA" {
+						m, nn = out, n
+					}
+					b.Run(fmt.Sprintf("layout=%s/out=%d/N=%d/workers=%d", layout, out, n, w), func(b *testing.B) {
+						t := NewTiler(w, Auto)
+						defer t.Close()
+						benchSgemm(b, m, nn, 784, t.Sgemm)
+					})
+				}
+			}
+		}
+	}
+}

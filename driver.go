@@ -6,10 +6,11 @@ package gemm
 // many workers share the work.
 type plan struct {
 	problem
-	kern   *kernel
-	kc     int
-	mc, nc int
-	packB  bool // false: B is NoTrans and micro-panels are read in place
+	kern     *kernel
+	kc       int
+	mc, nc   int
+	packB    bool // false: B is NoTrans and its micro-panels are read in place
+	aInPlace bool // A is NoTrans and the kernel reads its rows in place
 }
 
 // plan chooses how to run the product with the given kernel.
@@ -20,7 +21,24 @@ func (p *problem) plan(kern *kernel, workers int) plan {
 	if p.tB == NoTrans && p.m <= 2*kern.mr {
 		pl.packB = false
 	}
+	// Reading A in place saves a transposition, unless the rows of a
+	// micro-panel fall into too few cache sets to stay in L1.
+	pl.aInPlace = p.tA == NoTrans && kern.rowA && rowsSpread(p.lda, kern.mr)
 	return pl
+}
+
+// rowsSpread reports whether mr rows ld floats apart map to enough distinct
+// L1 sets (64-byte lines, 64 sets) that an 8-way cache holds them all.
+func rowsSpread(ld, mr int) bool {
+	var sets [64]int
+	for r := range mr {
+		s := (r * ld * 4 / 64) % 64
+		sets[s]++
+		if sets[s] > 4 {
+			return false
+		}
+	}
+	return true
 }
 
 // run computes rows [i0, i1) and columns [j0, j1) of C over the whole of k.
@@ -52,7 +70,12 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 			}
 			for ic := i0; ic < i1; ic += pl.mc {
 				mc := min(pl.mc, i1-ic)
-				pl.packABlock(ws.a, ic, mc, pc, kc, mr)
+				if !pl.aInPlace {
+					pl.packABlock(ws.a, ic, mc, pc, kc, mr)
+				} else if rem := mc % mr; rem != 0 {
+					// Only the ragged last micro-panel is packed.
+					pl.packABlock(ws.a[(mc-rem)*kc:], ic+mc-rem, rem, pc, kc, mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrb := min(nr, nc-jr)
 					var bp []float32
@@ -66,14 +89,21 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 						bp = pl.b[pc*pl.ldb+jc+jr:]
 						ldb = pl.ldb
 					}
+					fn, w := kern.fn, nr
+					if kern.half != nil && nrb <= nr/2 {
+						fn, w = kern.half, nr/2
+					}
 					for ir := 0; ir < mc; ir += mr {
 						mrb := min(mr, mc-ir)
-						ap := ws.a[ir*kc:]
+						ap, lda := ws.a[ir*kc:], 0
+						if pl.aInPlace && mrb == mr {
+							ap, lda = pl.a[(ic+ir)*pl.lda+pc:], pl.lda
+						}
 						off := (ic+ir)*ldc + jc + jr
-						if mrb == mr && nrb == nr {
-							kern.fn(kc, ap, bp, ldb, c[off:], ldc, pl.alpha, bt)
+						if mrb == mr && nrb == w {
+							fn(kc, ap, lda, bp, ldb, c[off:], ldc, pl.alpha, bt)
 						} else {
-							edgeTile(kern, ws.tile, kc, ap, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
+							edgeTile(fn, w, ws.tile, kc, ap, lda, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
 						}
 					}
 				}
@@ -82,13 +112,12 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 	}
 }
 
-// edgeTile computes a partial mrb×nrb tile through a full tile of scratch,
-// rounding exactly as the kernel does on a full tile.
-func edgeTile(kern *kernel, tile []float32, k int, a, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
-	nr := kern.nr
-	kern.fn(k, a, b, ldb, tile, nr, alpha, 0)
+// edgeTile computes a partial mrb×nrb tile with a kernel of width w through
+// a full tile of scratch, rounding exactly as the kernel does on a full tile.
+func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
+	fn(k, a, lda, b, ldb, tile, w, alpha, 0)
 	for i := range mrb {
-		t := tile[i*nr : i*nr+nrb]
+		t := tile[i*w : i*w+nrb]
 		row := c[i*ldc : i*ldc+nrb]
 		if beta == 0 {
 			copy(row, t)

@@ -343,3 +343,38 @@ func catch(f func()) (msg string) {
 	f()
 	return "no panic"
 }
+
+// TestReadInPlace checks that reading A and B in place gives bitwise the
+// result of packing them, for every kernel that can, and that strides
+// whose rows collide in the cache fall back to packing.
+func TestReadInPlace(t *testing.T) {
+	if rowsSpread(1024, 12) || !rowsSpread(784, 12) {
+		t.Fatalf("rowsSpread: want false for ld 1024 and true for ld 784")
+	}
+	for _, kern := range kernels {
+		kb := kern.withBlocking(blocking{kc: 32, mc: 3 * kern.mr, nc: 3 * kern.nr})
+		for _, gc := range []gemmCase{
+			{m: 3*kern.mr + 1, n: 5*kern.nr/2 + 1, k: 70, alpha: 1, beta: 0.5, padA: 2},
+			{m: 2 * kern.mr, n: 2*kern.nr - 3, k: 33, alpha: -1, beta: 0, padB: 5},
+			{m: 7, n: 1024 - 5, k: 5, alpha: 1, beta: 1, padA: 1019}, // lda = 1024: A packed
+		} {
+			gc.check(t, serialWith(kb))
+			for _, mode := range []struct{ packA, packB bool }{{true, true}, {false, true}, {true, false}, {false, false}} {
+				a, b, c := gc.inputs(1)
+				p := newProblem(gc.tA, gc.tB, gc.m, gc.n, gc.k, gc.alpha, a.data, a.ld, b.data, b.ld, gc.beta, c.data, c.ld)
+				pl := p.plan(kb, 1)
+				if mode.packA {
+					pl.aInPlace = false
+				} else if !pl.aInPlace {
+					continue
+				}
+				pl.packB = mode.packB
+				var ws workspace
+				pl.run(&ws, 0, gc.m, 0, gc.n)
+				if want := runCase(gc, serialWith(kb)); !sameBits(c.data, want) {
+					t.Fatalf("%s %v packA=%v packB=%v: differs from the default plan", kern.name, gc, mode.packA, mode.packB)
+				}
+			}
+		}
+	}
+}

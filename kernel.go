@@ -1,26 +1,34 @@
 package gemm
 
 // A kernel is a register-blocked micro-kernel together with the cache
-// blocking that suits it. Every kernel works on the same packed layout:
+// blocking that suits it. Its functions compute one tile,
 //
-//   - a is an MR-row micro-panel of A stored column by column: element
-//     (i, p) at a[p*mr+i], for p < k;
-//   - b is an NR-column micro-panel of B stored row by row with stride ldb:
-//     element (p, j) at b[p*ldb+j] (ldb is nr for a packed panel, or B's own
-//     leading dimension when B is read in place);
-//   - c is a full mr×nr tile of C with row stride ldc.
+//	C[0:mr, 0:w] = alpha·(A·B) + beta·C,
 //
-// fn sets C = alpha·(a·b) + beta·C, computing alpha·(a·b) and beta·C each
-// rounded to float32 and then their sum, so that a tile computed into a
-// scratch buffer and combined in Go (edgeTile) rounds identically. When beta
-// is 0 C is not read. No term is skipped because it is zero, so NaN and Inf
-// propagate.
+// where w is nr for fn and nr/2 for half, and
+//
+//   - A is an mr-row micro-panel: packed column by column when lda == 0
+//     (element (i, p) at a[p*mr+i]), or, when lda > 0 and the kernel has
+//     rowA, mr rows of a row-major matrix read in place (a[i*lda+p]);
+//   - B is a w-column micro-panel stored row by row with stride ldb
+//     (element (p, j) at b[p*ldb+j]): a packed panel, or B itself;
+//   - C is a full tile with row stride ldc.
+//
+// alpha·(A·B) and beta·C are each rounded to float32 and then added, so
+// that a tile computed into scratch and combined in Go (edgeTile) rounds
+// identically. When beta is 0 C is not read. No term is skipped because it
+// is zero, so NaN and Inf propagate.
 type kernel struct {
 	name   string
 	mr, nr int
-	fn     func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	fn     kernelFunc
+	half   kernelFunc // an mr×nr/2 kernel for narrow edges, or nil
+	rowA   bool       // fn and half can read A in place
 	blocking
 }
+
+// kernelFunc is the signature shared by all micro-kernels.
+type kernelFunc func(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
 // kernels lists the kernels this CPU can run, fastest first. It is filled
 // once, from the CPU's features, and never changed.
@@ -41,24 +49,38 @@ func kernelByName(name string) *kernel {
 
 // genericKernel is the portable 4×4 kernel, written in Go.
 func genericKernel() *kernel {
-	return newKernel("go", 4, 4, kernelGo4x4)
+	k := newKernel("go", 4, 4, kernelGo4x4, nil)
+	k.rowA = true
+	return k
 }
 
-func newKernel(name string, mr, nr int, fn func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)) *kernel {
-	return &kernel{name: name, mr: mr, nr: nr, fn: fn, blocking: blockingFor(mr, nr, cacheSizes())}
+func newKernel(name string, mr, nr int, fn, half kernelFunc) *kernel {
+	return &kernel{name: name, mr: mr, nr: nr, fn: fn, half: half, blocking: blockingFor(mr, nr, cacheSizes())}
+}
+
+// withBlocking returns a copy of the kernel with other blocking sizes, for
+// tests and experiments.
+func (k *kernel) withBlocking(b blocking) *kernel {
+	k2 := *k
+	k2.blocking = b
+	return &k2
 }
 
 // kernelGo4x4 is the reference micro-kernel with MR = NR = 4.
-func kernelGo4x4(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+func kernelGo4x4(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
-	a = a[:4*k]
+	rs, cs := 1, 4 // strides of A between rows and between steps of k
+	if lda > 0 {
+		rs, cs = lda, 1
+	}
+	_ = a[3*rs+(k-1)*cs]
 	for p := 0; p < k; p++ {
-		ap := a[4*p : 4*p+4 : 4*p+4]
 		bp := b[p*ldb : p*ldb+4 : p*ldb+4]
-		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		q := p * cs
+		a0, a1, a2, a3 := a[q], a[q+rs], a[q+2*rs], a[q+3*rs]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -93,12 +115,4 @@ func storeRow4(c []float32, x0, x1, x2, x3, alpha, beta float32) {
 		x3 += float32(beta * c[3])
 	}
 	c[0], c[1], c[2], c[3] = x0, x1, x2, x3
-}
-
-// withBlocking returns a copy of the kernel with other blocking sizes, for
-// tests and experiments.
-func (k *kernel) withBlocking(b blocking) *kernel {
-	k2 := *k
-	k2.blocking = b
-	return &k2
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // A Tiler spreads matrix products, and other work given to Do, over a fixed
@@ -27,11 +29,22 @@ type pool struct {
 	strategy Strategy
 	kern     *kernel
 
-	mu      sync.Mutex // held for the whole of each parallel call
-	closed  bool
-	start   []chan struct{} // start[i] wakes worker i; start[0] is unused
-	done    sync.WaitGroup
-	job     job
+	mu     sync.Mutex // held for the whole of each parallel call
+	closed bool
+	job    job
+
+	// Hand-off: signal holds seq<<16 | n for the latest job, n being the
+	// number of workers taking part (quit when closed); pending counts the
+	// workers other than the caller still busy with it. Waiters spin for a
+	// while before they sleep, since waking a sleeping thread costs tens of
+	// microseconds on virtual machines; a sleeper sets its flag and is woken
+	// through its channel.
+	signal         atomic.Uint64
+	pending        atomic.Int32
+	sleeping       []atomic.Bool   // per worker
+	wake           []chan struct{} // per worker, buffered
+	callerSleeping atomic.Bool
+	done           chan struct{} // buffered
 	ws      []workspace
 	partial [][]float32 // SplitK partial products of workers 1 …
 	failure any         // first panic raised by a worker during a job
@@ -77,12 +90,14 @@ func newTiler(workers int, s Strategy, kern *kernel) *Tiler {
 		workers:  workers,
 		strategy: s,
 		kern:     kern,
-		start:    make([]chan struct{}, workers),
 		ws:       make([]workspace, workers),
 		partial:  make([][]float32, workers),
+		sleeping: make([]atomic.Bool, workers),
+		wake:     make([]chan struct{}, workers),
+		done:     make(chan struct{}, 1),
 	}
 	for i := 1; i < workers; i++ {
-		p.start[i] = make(chan struct{})
+		p.wake[i] = make(chan struct{}, 1)
 		go p.work(i)
 	}
 	t := &Tiler{p: p}
@@ -114,16 +129,88 @@ func (p *pool) close() {
 		return
 	}
 	p.closed = true
-	for _, c := range p.start[1:] {
-		close(c)
+	p.post(quit)
+}
+
+// quit, as the worker count of a signal, tells the workers to exit.
+const quit = 1<<16 - 1
+
+// A waiter polls for spinTime, yielding the processor every spinYield
+// polls, before it sleeps. Products in a loop (an MLP's layers) follow each
+// other within this time, so the workers stay awake between them.
+const (
+	spinTime  = 300 * time.Microsecond
+	spinYield = 1 << 8
+)
+
+// spinner decides when a waiter stops polling and sleeps.
+type spinner struct {
+	n     int
+	start time.Time
+}
+
+// more reports whether to keep polling, yielding now and then.
+func (s *spinner) more() bool {
+	s.n++
+	if s.n%spinYield != 0 {
+		return true
+	}
+	if s.n == spinYield {
+		s.start = time.Now()
+	} else if time.Since(s.start) > spinTime {
+		s.n = 0
+		return false
+	}
+	runtime.Gosched()
+	return true
+}
+
+// post publishes a new signal for n workers and wakes those asleep.
+func (p *pool) post(n int) {
+	seq := p.signal.Load()>>16 + 1
+	p.signal.Store(seq<<16 | uint64(n))
+	for i := 1; i < p.workers; i++ {
+		if p.sleeping[i].Swap(false) {
+			p.wake[i] <- struct{}{}
+		}
 	}
 }
 
 // work is the loop of worker i.
 func (p *pool) work(i int) {
-	for range p.start[i] {
-		p.exec(i)
-		p.done.Done()
+	var last uint64
+	for {
+		last = p.await(i, last)
+		n := int(last & (1<<16 - 1))
+		if n == quit {
+			return
+		}
+		if i < n {
+			p.exec(i)
+			if p.pending.Add(-1) == 0 && p.callerSleeping.Swap(false) {
+				p.done <- struct{}{}
+			}
+		}
+	}
+}
+
+// await returns the first signal different from last, spinning and then
+// sleeping until there is one.
+func (p *pool) await(i int, last uint64) uint64 {
+	var spin spinner
+	for {
+		if s := p.signal.Load(); s != last {
+			return s
+		}
+		if spin.more() {
+			continue
+		}
+		p.sleeping[i].Store(true)
+		if s := p.signal.Load(); s != last {
+			p.sleeping[i].Store(false)
+			return s
+		}
+		<-p.wake[i] // may be a stale token: the loop checks again
 	}
 }
 
@@ -181,12 +268,22 @@ func split(size, unit, parts, i int) (lo, hi int) {
 // 0, and waits for all of them. p.mu must be held.
 func (p *pool) dispatch(n int) {
 	p.job.n = n
-	p.done.Add(n - 1)
-	for i := 1; i < n; i++ {
-		p.start[i] <- struct{}{}
+	if n > 1 {
+		p.pending.Store(int32(n - 1))
+		p.post(n)
 	}
 	p.exec(0)
-	p.done.Wait()
+	var spin spinner
+	for p.pending.Load() != 0 {
+		if spin.more() {
+			continue
+		}
+		p.callerSleeping.Store(true)
+		if p.pending.Load() != 0 {
+			<-p.done // may be a stale token: the loop checks again
+		}
+		p.callerSleeping.Store(false)
+	}
 	if f := p.failure; f != nil {
 		p.failure = nil
 		panic(f)

@@ -1,12 +1,14 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // tilerShapes exercise every strategy: square, tall, wide, and skinny
@@ -178,5 +180,42 @@ func TestStrategyNames(t *testing.T) {
 	}
 	if _, err := ParseStrategy("diagonal"); err == nil || !strings.Contains(err.Error(), `"diagonal"`) {
 		t.Fatalf("ParseStrategy(diagonal) error = %v", err)
+	}
+}
+
+// BenchmarkDoWork hands each worker a fixed amount of busy work: with
+// workers that stay awake between calls, ns/op stays close to the work.
+func BenchmarkDoWork(b *testing.B) {
+	for _, us := range []int{10, 50, 200} {
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("us=%d/workers=%d", us, w), func(b *testing.B) {
+				tl := NewTiler(w, Auto)
+				defer tl.Close()
+				d := time.Duration(us) * time.Microsecond
+				for b.Loop() {
+					tl.Do(w, func(lo, hi int) {
+						for t0 := time.Now(); time.Since(t0) < d; {
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDo measures the cost of handing trivial work to the workers and
+// waiting for them: the overhead Auto weighs against splitting a product.
+func BenchmarkDo(b *testing.B) {
+	for _, w := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			tl := NewTiler(w, Auto)
+			defer tl.Close()
+			var sink atomic.Int64
+			f := func(lo, hi int) { sink.Add(int64(hi - lo)) }
+			b.ReportAllocs()
+			for b.Loop() {
+				tl.Do(64, f)
+			}
+		})
 	}
 }
