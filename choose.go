@@ -1,66 +1,125 @@
 package gemm
 
-// autoGrain is the work, in multiply-adds (m·n·k), below which Auto keeps a
-// product on one worker; above it Auto uses one worker per autoGrain, up to
-// the Tiler's count. Waking a worker and sharing the packed panels costs a
-// few microseconds, about what one core needs for this much work.
-const autoGrain = 1 << 20
+// Auto's cost model, in multiply-add times of one core running the kernel:
+// packing an element of A or B costs packCost, reading one in place half
+// of that, and handing work to the other workers and waiting for them costs
+// handoffCost (about a microsecond while the workers are awake). Measured
+// on Zen 4 with BenchmarkDo and BenchmarkSgemmMLP.
+const (
+	packCost    = 24
+	handoffCost = 40_000
+)
 
-// choose returns the strategy and the number of workers for a product.
-func (p *pool) choose(pr *problem) (Strategy, int) {
-	mr, nr := p.kern.mr, p.kern.nr
-	mb := (pr.m + mr - 1) / mr // row blocks of C
-	nb := (pr.n + nr - 1) / nr // column blocks of C
-	w := p.workers
-	switch p.strategy {
-	case Rows:
-		return Rows, min(w, mb)
-	case Cols:
-		return Cols, min(w, nb)
-	case Grid:
-		return Grid, w
-	case SplitK:
-		return SplitK, min(w, pr.k)
-	}
-	work := pr.m * pr.n * pr.k
-	w = min(w, max(1, work/autoGrain))
-	if w == 1 {
-		return Rows, 1
-	}
-	// Split the dimension that balances best; when neither has enough
-	// blocks to go round and K is long, split K instead.
-	rowsEff := float64(mb) / float64(w*((mb+w-1)/w))
-	colsEff := float64(nb) / float64(w*((nb+w-1)/w))
-	switch {
-	case rowsEff < 0.75 && colsEff < 0.75 && pr.k >= 4*max(pr.m, pr.n):
-		return SplitK, w
-	case rowsEff >= colsEff:
-		return Rows, min(w, mb)
-	default:
-		return Cols, min(w, nb)
-	}
+// autoGrain is the work, in multiply-adds (m·n·k), below which Auto never
+// splits a product: handing it over costs about as much as doing it.
+const autoGrain = 2 * handoffCost
+
+// choice is how a Tiler runs one product.
+type choice struct {
+	s      Strategy // Rows, Cols, Grid or SplitK
+	w      int      // workers taking part
+	gr, gc int      // Grid's blocks: gr row blocks × gc column blocks
 }
 
+// choose decides how workers workers run the planned product under
+// strategy s.
+func choose(pl *plan, s Strategy, workers int) choice {
+	mr, nr := pl.kern.mr, pl.kern.nr
+	mb := (pl.m + mr - 1) / mr // row blocks of C
+	nb := (pl.n + nr - 1) / nr // column blocks of C
+	switch s {
+	case Rows:
+		return choice{s: Rows, w: min(workers, mb), gr: min(workers, mb), gc: 1}
+	case Cols:
+		return choice{s: Cols, w: min(workers, nb), gr: 1, gc: min(workers, nb)}
+	case Grid:
+		gr, gc := gridShape(pl, workers)
+		return choice{s: Grid, w: gr * gc, gr: gr, gc: gc}
+	case SplitK:
+		w := min(workers, pl.k)
+		return choice{s: SplitK, w: w, gr: 1, gc: 1}
+	}
+	best := choice{s: Rows, w: 1, gr: 1, gc: 1}
+	if pl.m*pl.n*pl.k < autoGrain {
+		return best
+	}
+	bestCost := pl.cost(1, 1)
+	for w := 2; w <= workers; w++ {
+		for _, c := range []choice{
+			{s: Rows, w: w, gr: w, gc: 1},
+			{s: Cols, w: w, gr: 1, gc: w},
+			{s: SplitK, w: w, gr: 1, gc: 1},
+		} {
+			if c.gr > mb || c.gc > nb {
+				continue
+			}
+			var cost int
+			if c.s == SplitK {
+				cost = pl.splitKCost(w)
+			} else {
+				cost = pl.cost(c.gr, c.gc)
+			}
+			if cost < bestCost {
+				best, bestCost = c, cost
+			}
+		}
+	}
+	return best
+}
+
+// cost estimates the time of the slowest worker when C is split into
+// gr×gc blocks: its padded multiply-adds and its packing, plus the
+// hand-off when the product is shared.
+func (pl *plan) cost(gr, gc int) int {
+	mr, nr := pl.kern.mr, pl.kern.nr
+	rows := ceilDiv(ceilDiv(pl.m, mr), gr) * mr
+	cols := ceilDiv(ceilDiv(pl.n, nr), gc) * nr
+	c := rows*cols*pl.k + pl.touchCost(rows, cols)
+	if gr*gc > 1 {
+		c += handoffCost
+	}
+	return c
+}
+
+// splitKCost estimates SplitK's time on w workers: each computes all of C
+// over k/w, then the partials are added up, and there are two hand-offs.
+func (pl *plan) splitKCost(w int) int {
+	mr, nr := pl.kern.mr, pl.kern.nr
+	rows, cols := ceilDiv(pl.m, mr)*mr, ceilDiv(pl.n, nr)*nr
+	k := ceilDiv(pl.k, w)
+	c := rows*cols*k + pl.touchCost(rows, cols)*k/pl.k
+	c += packCost * pl.m * pl.n * (w - 1) / w // the reduction, shared
+	return c + 2*handoffCost
+}
+
+// touchCost is the cost of packing or reading the rows×k part of A and the
+// k×cols part of B that one worker uses.
+func (pl *plan) touchCost(rows, cols int) int {
+	a, b := packCost*rows*pl.k, packCost*cols*pl.k
+	if pl.aInPlace {
+		a /= 2
+	}
+	if !pl.packB {
+		b /= 2
+	}
+	return a + b
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
 // gridShape factors at most w workers into gr×gc blocks of C, choosing the
-// factorisation whose largest block is smallest and, among those, whose
-// blocks are closest to square (the least packing per worker).
-func gridShape(m, n, k int, kern *kernel, w int) (gr, gc int) {
-	mb := (m + kern.mr - 1) / kern.mr
-	nb := (n + kern.nr - 1) / kern.nr
+// factorisation with the cheapest slowest worker.
+func gridShape(pl *plan, w int) (gr, gc int) {
+	mb := ceilDiv(pl.m, pl.kern.mr)
+	nb := ceilDiv(pl.n, pl.kern.nr)
 	best := -1
 	for ww := w; ww >= 1 && best < 0; ww-- {
 		for r := 1; r <= ww; r++ {
-			if ww%r != 0 {
-				continue
-			}
 			c := ww / r
-			if r > mb || c > nb {
+			if r*c != ww || r > mb || c > nb {
 				continue
 			}
-			bm := (mb + r - 1) / r * kern.mr
-			bn := (nb + c - 1) / c * kern.nr
-			cost := bm*bn*2*k + (bm+bn)*k // multiply-adds plus packing
-			if best < 0 || cost < best {
+			if cost := pl.cost(r, c); best < 0 || cost < best {
 				best, gr, gc = cost, r, c
 			}
 		}

@@ -14,7 +14,7 @@ type plan struct {
 }
 
 // plan chooses how to run the product with the given kernel.
-func (p *problem) plan(kern *kernel, workers int) plan {
+func (p *problem) plan(kern *kernel) plan {
 	pl := plan{problem: *p, kern: kern, kc: kern.kc, mc: kern.mc, nc: kern.nc, packB: true}
 	// Reading B in place saves packing it when few row panels of A reuse
 	// each packed panel of B.

@@ -44,7 +44,7 @@ func Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32, lda int, b
 		return
 	}
 	ws := getWorkspace()
-	pl := p.plan(bestKernel, 1)
+	pl := p.plan(bestKernel)
 	pl.run(ws, 0, m, 0, n)
 	putWorkspace(ws)
 }

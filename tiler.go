@@ -19,15 +19,16 @@ import (
 // Tiler that becomes unreachable without Close is closed by the garbage
 // collector.
 type Tiler struct {
-	p *pool
+	p        *pool
+	strategy Strategy
+	parent   *Tiler // the Tiler a WithStrategy view shares workers with
 }
 
 // pool is the part of a Tiler that its worker goroutines hold, so that an
 // unreachable Tiler can be collected and its workers stopped.
 type pool struct {
-	workers  int
-	strategy Strategy
-	kern     *kernel
+	workers int
+	kern    *kernel
 
 	mu     sync.Mutex // held for the whole of each parallel call
 	closed bool
@@ -67,7 +68,7 @@ type job struct {
 	kind   jobKind
 	n      int // workers taking part: 0 … n−1
 	pl     plan
-	gr, gc int // grid of C blocks: gr row blocks × gc column blocks
+	gr, gc int // C blocks: gr row blocks × gc column blocks
 	f      func(lo, hi int)
 	size   int // range split by jobDo
 	parts  int // workers that computed SplitK partials
@@ -88,7 +89,6 @@ func newTiler(workers int, s Strategy, kern *kernel) *Tiler {
 	}
 	p := &pool{
 		workers:  workers,
-		strategy: s,
 		kern:     kern,
 		ws:       make([]workspace, workers),
 		partial:  make([][]float32, workers),
@@ -100,16 +100,31 @@ func newTiler(workers int, s Strategy, kern *kernel) *Tiler {
 		p.wake[i] = make(chan struct{}, 1)
 		go p.work(i)
 	}
-	t := &Tiler{p: p}
+	t := &Tiler{p: p, strategy: s}
 	runtime.AddCleanup(t, func(p *pool) { p.close() }, p)
 	return t
+}
+
+// WithStrategy returns a Tiler that shares t's workers but splits products
+// with strategy s: for example SplitK for weight gradients beside Auto for
+// the rest of a network, without a second set of workers. Closing either
+// closes both.
+func (t *Tiler) WithStrategy(s Strategy) *Tiler {
+	if s < Rows || s > Auto {
+		panic(fmt.Sprintf("gemm: WithStrategy: unknown strategy %d", int(s)))
+	}
+	root := t
+	if t.parent != nil {
+		root = t.parent
+	}
+	return &Tiler{p: t.p, strategy: s, parent: root}
 }
 
 // Workers returns the number of workers the Tiler was created with.
 func (t *Tiler) Workers() int { return t.p.workers }
 
 // Strategy returns the Tiler's strategy.
-func (t *Tiler) Strategy() Strategy { return t.p.strategy }
+func (t *Tiler) Strategy() Strategy { return t.strategy }
 
 // Kernel returns the name of the micro-kernel the Tiler uses: "avx512",
 // "avx2" or "go".
@@ -330,9 +345,9 @@ func (t *Tiler) Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32,
 		pr.scaleC(0, m)
 		return
 	}
-	s, w := p.choose(&pr)
-	pl := pr.plan(p.kern, w)
-	if w == 1 && p.strategy == Auto {
+	pl := pr.plan(p.kern)
+	ch := choose(&pl, t.strategy, p.workers)
+	if ch.w == 1 && t.strategy == Auto {
 		// Too small to share: run on the caller alone, without waiting
 		// for other callers.
 		p.lock("Sgemm")
@@ -344,26 +359,17 @@ func (t *Tiler) Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32,
 	}
 	p.lock("Sgemm")
 	defer p.mu.Unlock()
-	p.job = job{kind: jobBlocks, pl: pl, gr: 1, gc: 1}
-	switch s {
-	case Rows:
-		p.job.gr = w
-	case Cols:
-		p.job.gc = w
-	case Grid:
-		p.job.gr, p.job.gc = gridShape(m, n, k, p.kern, w)
-		w = p.job.gr * p.job.gc
-	case SplitK:
-		if w > 1 {
-			for i := 1; i < w; i++ {
-				p.partial[i] = grow(p.partial[i], m*n)
-			}
-			p.job.kind = jobSplitK
-			p.job.parts = w
-			p.dispatch(w)
-			p.job.kind = jobReduce
-			w = min(w, m)
+	p.job = job{kind: jobBlocks, pl: pl, gr: ch.gr, gc: ch.gc}
+	w := ch.w
+	if ch.s == SplitK && w > 1 {
+		for i := 1; i < w; i++ {
+			p.partial[i] = grow(p.partial[i], m*n)
 		}
+		p.job.kind = jobSplitK
+		p.job.parts = w
+		p.dispatch(w)
+		p.job.kind = jobReduce
+		w = min(w, m)
 	}
 	p.dispatch(w)
 	p.job = job{}

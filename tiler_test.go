@@ -150,18 +150,20 @@ func TestTilerPanics(t *testing.T) {
 
 func TestAutoNeverUsesMoreWorkers(t *testing.T) {
 	for _, w := range []int{1, 2, 3, 7} {
-		tl := NewTiler(w, Auto)
-		for _, sh := range [][3]int{{1, 1, 1}, {64, 64, 64}, {1024, 1024, 1024}, {10, 10, 100000}, {20000, 10, 30}} {
-			pr := problem{m: sh[0], n: sh[1], k: sh[2]}
-			s, got := tl.p.choose(&pr)
-			if got < 1 || got > w {
-				t.Errorf("workers=%d shape %v: Auto chose %d workers (%v)", w, sh, got, s)
+		for _, sh := range [][3]int{{1, 1, 1}, {64, 64, 64}, {1024, 1024, 1024}, {10, 10, 100000}, {20000, 10, 30}, {784, 100, 1500}} {
+			pr := problem{m: sh[0], n: sh[1], k: sh[2], lda: sh[2], ldb: sh[1]}
+			pl := pr.plan(bestKernel)
+			ch := choose(&pl, Auto, w)
+			if ch.w < 1 || ch.w > w || ch.gr*ch.gc > ch.w {
+				t.Errorf("workers=%d shape %v: Auto chose %+v", w, sh, ch)
 			}
-			if sh[0]*sh[1]*sh[2] < autoGrain && got != 1 {
-				t.Errorf("workers=%d shape %v: Auto chose %d workers for a small product", w, sh, got)
+			if sh[0]*sh[1]*sh[2] < autoGrain && ch.w != 1 {
+				t.Errorf("workers=%d shape %v: Auto chose %d workers for a small product", w, sh, ch.w)
+			}
+			if w > 1 && sh[0] == 1024 && ch.w != w {
+				t.Errorf("workers=%d: Auto chose %d workers for 1024³", w, ch.w)
 			}
 		}
-		tl.Close()
 	}
 }
 
@@ -217,5 +219,25 @@ func BenchmarkDo(b *testing.B) {
 				tl.Do(64, f)
 			}
 		})
+	}
+}
+
+func TestWithStrategy(t *testing.T) {
+	tl := NewTiler(3, Auto)
+	v := tl.WithStrategy(SplitK)
+	if v.Strategy() != SplitK || tl.Strategy() != Auto || v.Workers() != 3 {
+		t.Fatalf("view: strategy %v, workers %d; parent strategy %v", v.Strategy(), v.Workers(), tl.Strategy())
+	}
+	gc := tilerShapes[3]
+	gc.check(t, v.Sgemm)
+	if !sameBits(runCase(gc, v.Sgemm), runCase(gc, newTiler(3, SplitK, bestKernel).Sgemm)) {
+		t.Fatal("a SplitK view differs from a SplitK Tiler")
+	}
+	if msg := catch(func() { tl.WithStrategy(11) }); !strings.Contains(msg, "unknown strategy 11") {
+		t.Fatalf("WithStrategy(11): panic %q", msg)
+	}
+	v.Close()
+	if msg := catch(func() { gc.check(t, tl.Sgemm) }); !strings.Contains(msg, "after Close") {
+		t.Fatalf("closing a view must close the workers: panic %q", msg)
 	}
 }
