@@ -10,7 +10,7 @@ type plan struct {
 	kc       int
 	mc, nc   int
 	packB    bool // false: B is NoTrans and its micro-panels are read in place
-	aInPlace bool // A is NoTrans and the kernel reads its rows in place
+	aInPlace bool // A is read in place: row by row (NoTrans) or column by column (Trans)
 }
 
 // plan chooses how to run the product with the given kernel.
@@ -21,11 +21,19 @@ func (p *problem) plan(kern *kernel) plan {
 	if p.tB == NoTrans && p.m <= 2*kern.mr {
 		pl.packB = false
 	}
-	// Reading A in place saves a transposition, unless the rows of a
+	// Reading A in place saves packing it, unless the rows of a
 	// micro-panel fall into too few cache sets to stay in L1.
-	pl.aInPlace = p.tA == NoTrans && kern.rowA && rowsSpread(p.lda, kern.mr)
+	if p.tA == NoTrans {
+		pl.aInPlace = kern.rowA && rowsSpread(p.lda, kern.mr)
+	} else {
+		pl.aInPlace = transInPlace
+	}
 	return pl
 }
+
+// transInPlace says whether a transposed A is read in place, column by
+// column, rather than packed.
+const transInPlace = true
 
 // rowsSpread reports whether mr rows ld floats apart map to enough distinct
 // L1 sets (64-byte lines, 64 sets) that an 8-way cache holds them all.
@@ -95,15 +103,19 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 					}
 					for ir := 0; ir < mc; ir += mr {
 						mrb := min(mr, mc-ir)
-						ap, lda := ws.a[ir*kc:], 0
+						ap, rsA, csA := ws.a[ir*kc:], 1, mr
 						if pl.aInPlace && mrb == mr {
-							ap, lda = pl.a[(ic+ir)*pl.lda+pc:], pl.lda
+							if pl.tA == NoTrans {
+								ap, rsA, csA = pl.a[(ic+ir)*pl.lda+pc:], pl.lda, 1
+							} else {
+								ap, csA = pl.a[pc*pl.lda+ic+ir:], pl.lda
+							}
 						}
 						off := (ic+ir)*ldc + jc + jr
 						if mrb == mr && nrb == w {
-							fn(kc, ap, lda, bp, ldb, c[off:], ldc, pl.alpha, bt)
+							fn(kc, ap, rsA, csA, bp, ldb, c[off:], ldc, pl.alpha, bt)
 						} else {
-							edgeTile(fn, w, ws.tile, kc, ap, lda, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
+							edgeTile(fn, w, ws.tile, kc, ap, rsA, csA, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
 						}
 					}
 				}
@@ -114,8 +126,8 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 
 // edgeTile computes a partial mrb×nrb tile with a kernel of width w through
 // a full tile of scratch, rounding exactly as the kernel does on a full tile.
-func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
-	fn(k, a, lda, b, ldb, tile, w, alpha, 0)
+func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
+	fn(k, a, rsA, csA, b, ldb, tile, w, alpha, 0)
 	for i := range mrb {
 		t := tile[i*w : i*w+nrb]
 		row := c[i*ldc : i*ldc+nrb]
@@ -133,19 +145,17 @@ func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, lda int,
 // dst as MR-row micro-panels, each kc×mr, column by column; rows past mc are
 // zero.
 func (pl *plan) packABlock(dst []float32, ic, mc, pc, kc, mr int) {
+	if pl.tA == Trans {
+		// A(i, p) = a[p*lda+i]: rows of the stored matrix are columns of
+		// the panels.
+		packRows(dst, mr, pl.a, pl.lda, pc, ic, kc, mc)
+		return
+	}
+	// A(i, p) = a[i*lda+p]: a transposition, panel by panel.
 	for ir := 0; ir < mc; ir += mr {
 		mrb := min(mr, mc-ir)
 		d := dst[ir*kc : ir*kc+kc*mr]
-		i0 := ic + ir
-		if pl.tA == NoTrans {
-			// A(i, p) = a[i*lda+p]: a transposition.
-			transposeInto(d, mr, pl.a, pl.lda, i0, pc, mrb, kc)
-		} else {
-			// A(i, p) = a[p*lda+i]: each column of the panel is contiguous.
-			for p := range kc {
-				copy(d[p*mr:p*mr+mrb], pl.a[(pc+p)*pl.lda+i0:])
-			}
-		}
+		transposeInto(d, mr, pl.a, pl.lda, ic+ir, pc, mrb, kc)
 		if mrb < mr {
 			for p := range kc {
 				clear(d[p*mr+mrb : p*mr+mr])
@@ -158,23 +168,45 @@ func (pl *plan) packABlock(dst []float32, ic, mc, pc, kc, mr int) {
 // dst as NR-column micro-panels, each kc×nr, row by row; columns past nc are
 // zero.
 func (pl *plan) packBPanel(dst []float32, pc, kc, jc, nc, nr int) {
+	if pl.tB == NoTrans {
+		// B(p, j) = b[p*ldb+j]: rows of the stored matrix are rows of the
+		// panels.
+		packRows(dst, nr, pl.b, pl.ldb, pc, jc, kc, nc)
+		return
+	}
+	// B(p, j) = b[j*ldb+p]: a transposition, panel by panel.
 	for jr := 0; jr < nc; jr += nr {
 		nrb := min(nr, nc-jr)
 		d := dst[jr*kc : jr*kc+kc*nr]
-		j0 := jc + jr
-		if pl.tB == NoTrans {
-			// B(p, j) = b[p*ldb+j]: rows of the panel are contiguous.
-			for p := range kc {
-				copy(d[p*nr:p*nr+nrb], pl.b[(pc+p)*pl.ldb+j0:])
-			}
-		} else {
-			// B(p, j) = b[j*ldb+p]: a transposition.
-			transposeInto(d, nr, pl.b, pl.ldb, j0, pc, nrb, kc)
-		}
+		transposeInto(d, nr, pl.b, pl.ldb, jc+jr, pc, nrb, kc)
 		if nrb < nr {
 			for p := range kc {
 				clear(d[p*nr+nrb : p*nr+nr])
 			}
+		}
+	}
+}
+
+// packRows packs rows [r0, r0+rows) and columns [c0, c0+cols) of the
+// row-major src into panels w columns wide: panel q holds columns
+// [q*w, q*w+w) as rows×w, at dst[q*w*rows:], zero past the last column.
+// Each source row is read once, front to back, so that the hardware
+// prefetcher streams it.
+func packRows(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int) {
+	full := cols / w * w
+	for p := range rows {
+		s := src[(r0+p)*ld+c0:][:cols]
+		q := 0
+		for ; q < full; q += w {
+			d := dst[q*rows+p*w:][:w]
+			for i, x := range s[q : q+w] {
+				d[i] = x
+			}
+		}
+		if q < cols {
+			d := dst[q*rows+p*w:][:w]
+			n := copy(d, s[q:])
+			clear(d[n:])
 		}
 	}
 }

@@ -9,26 +9,28 @@
 //
 //	C = alpha·(A·B) + beta·C     (C not read when load == 0)
 //
-// where B is an NR-column micro-panel whose rows are ldb floats apart, and A
-// is either a packed MR-row micro-panel stored column by column (lda == 0:
-// MR floats per step of k) or, for kernels that support it, MR rows of a
-// row-major matrix read in place (lda > 0: row i at a + i·lda, consecutive
-// in k). alpha·(A·B) and beta·C are each rounded before they are added,
+// where B is an NR-column micro-panel whose rows are ldb floats apart and
+// A(i, p) is at a[i·rsA + p·csA]: either column by column (rsA == 1: a
+// packed panel, csA == MR, or a transposed matrix read in place), or, for
+// kernels that support it, row by row (csA == 1: a row-major matrix read in
+// place). alpha·(A·B) and beta·C are each rounded before they are added,
 // exactly as edgeTile does in Go.
 
-// func kernelAVX512x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+// func kernelAVX512x32(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 //
 // MR = 12, NR = 32: 24 zmm accumulators, row r in Z2r…Z2r+1; B rows in
 // Z24…Z25; A elements broadcast from memory by the FMAs themselves.
-TEXT ·kernelAVX512x32(SB), NOSPLIT, $0-72
+TEXT ·kernelAVX512x32(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R11
-	MOVQ b+24(FP), DI
-	MOVQ ldb+32(FP), R8
+	MOVQ rsA+16(FP), R11
+	MOVQ csA+24(FP), BX
+	SHLQ $2, BX
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R9
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
 	// Bring the C tile towards L1 while the k loop runs.
 	MOVQ DX, R10
@@ -93,9 +95,10 @@ TEXT ·kernelAVX512x32(SB), NOSPLIT, $0-72
 	VPXORD Z23, Z23, Z23
 	TESTQ CX, CX
 	JEQ kernelAVX512x32_scale
-	TESTQ R11, R11
+	CMPQ R11, $1
 	JNE kernelAVX512x32_rows
 
+	// A column by column: rsA == 1, the next column csA floats on.
 kernelAVX512x32_packed:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
@@ -123,14 +126,14 @@ kernelAVX512x32_packed:
 	VFMADD231PS.BCST 40(SI), Z25, Z21
 	VFMADD231PS.BCST 44(SI), Z24, Z22
 	VFMADD231PS.BCST 44(SI), Z25, Z23
-	ADDQ $48, SI
+	ADDQ BX, SI
 	ADDQ R8, DI
 	DECQ CX
 	JNZ kernelAVX512x32_packed
 	JMP kernelAVX512x32_scale
 
-	// A read in place: rows 0–3 from SI, 4–7 from R13, 8–11 from R14,
-	// each base plus 0, lda, 2·lda (R11) or 3·lda (R12) bytes.
+	// A row by row (csA must be 1): rows 0–3 from SI, 4–7 from R13, 8–11
+	// from R14, each base plus 0, rsA, 2·rsA (R11) or 3·rsA (R12) bytes.
 kernelAVX512x32_rows:
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
@@ -171,7 +174,7 @@ kernelAVX512x32_rowloop:
 	JNZ kernelAVX512x32_rowloop
 
 kernelAVX512x32_scale:
-	VBROADCASTSS alpha+56(FP), Z30
+	VBROADCASTSS alpha+64(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -196,10 +199,10 @@ kernelAVX512x32_scale:
 	VMULPS Z30, Z21, Z21
 	VMULPS Z30, Z22, Z22
 	VMULPS Z30, Z23, Z23
-	MOVQ load+64(FP), AX
+	MOVQ load+72(FP), AX
 	TESTQ AX, AX
 	JEQ kernelAVX512x32_store
-	VBROADCASTSS beta+60(FP), Z31
+	VBROADCASTSS beta+68(FP), Z31
 	VMULPS 0(DX), Z31, Z26
 	VADDPS Z26, Z0, Z0
 	VMOVUPS Z0, 0(DX)
@@ -325,19 +328,21 @@ kernelAVX512x32_store:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+// func kernelAVX512x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 //
 // MR = 12, NR = 16: 12 zmm accumulators, row r in Z1r…Z1r+0; B rows in
 // Z24…Z24; A elements broadcast from memory by the FMAs themselves.
-TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-72
+TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R11
-	MOVQ b+24(FP), DI
-	MOVQ ldb+32(FP), R8
+	MOVQ rsA+16(FP), R11
+	MOVQ csA+24(FP), BX
+	SHLQ $2, BX
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R9
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
 	// Bring the C tile towards L1 while the k loop runs.
 	MOVQ DX, R10
@@ -378,9 +383,10 @@ TEXT ·kernelAVX512x16(SB), NOSPLIT, $0-72
 	VPXORD Z11, Z11, Z11
 	TESTQ CX, CX
 	JEQ kernelAVX512x16_scale
-	TESTQ R11, R11
+	CMPQ R11, $1
 	JNE kernelAVX512x16_rows
 
+	// A column by column: rsA == 1, the next column csA floats on.
 kernelAVX512x16_packed:
 	VMOVUPS 0(DI), Z24
 	VFMADD231PS.BCST 0(SI), Z24, Z0
@@ -395,14 +401,14 @@ kernelAVX512x16_packed:
 	VFMADD231PS.BCST 36(SI), Z24, Z9
 	VFMADD231PS.BCST 40(SI), Z24, Z10
 	VFMADD231PS.BCST 44(SI), Z24, Z11
-	ADDQ $48, SI
+	ADDQ BX, SI
 	ADDQ R8, DI
 	DECQ CX
 	JNZ kernelAVX512x16_packed
 	JMP kernelAVX512x16_scale
 
-	// A read in place: rows 0–3 from SI, 4–7 from R13, 8–11 from R14,
-	// each base plus 0, lda, 2·lda (R11) or 3·lda (R12) bytes.
+	// A row by row (csA must be 1): rows 0–3 from SI, 4–7 from R13, 8–11
+	// from R14, each base plus 0, rsA, 2·rsA (R11) or 3·rsA (R12) bytes.
 kernelAVX512x16_rows:
 	SHLQ $2, R11
 	LEAQ (R11)(R11*2), R12
@@ -430,7 +436,7 @@ kernelAVX512x16_rowloop:
 	JNZ kernelAVX512x16_rowloop
 
 kernelAVX512x16_scale:
-	VBROADCASTSS alpha+56(FP), Z30
+	VBROADCASTSS alpha+64(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -443,10 +449,10 @@ kernelAVX512x16_scale:
 	VMULPS Z30, Z9, Z9
 	VMULPS Z30, Z10, Z10
 	VMULPS Z30, Z11, Z11
-	MOVQ load+64(FP), AX
+	MOVQ load+72(FP), AX
 	TESTQ AX, AX
 	JEQ kernelAVX512x16_store
-	VBROADCASTSS beta+60(FP), Z31
+	VBROADCASTSS beta+68(FP), Z31
 	VMULPS 0(DX), Z31, Z26
 	VADDPS Z26, Z0, Z0
 	VMOVUPS Z0, 0(DX)
@@ -524,18 +530,20 @@ kernelAVX512x16_store:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+// func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 //
-// MR = 6, NR = 16, packed A only (lda must be 0): 12 ymm accumulators,
+// MR = 6, NR = 16, A column by column only (rsA must be 1): 12 ymm accumulators,
 // row r in Y2r, Y2r+1; B rows in Y12, Y13; broadcast A elements in Y14, Y15.
-TEXT ·kernelAVX2x16(SB), NOSPLIT, $0-72
+TEXT ·kernelAVX2x16(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+24(FP), DI
-	MOVQ ldb+32(FP), R8
+	MOVQ csA+24(FP), BX
+	SHLQ $2, BX
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R8
 	SHLQ $2, R8
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R9
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R9
 	SHLQ $2, R9
 	// Bring the C tile towards L1 while the k loop runs.
 	MOVQ DX, R10
@@ -591,13 +599,13 @@ kernelAVX2x16_loop:
 	VBROADCASTSS 20(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	ADDQ $24, SI
+	ADDQ BX, SI
 	ADDQ R8, DI
 	DECQ CX
 	JNZ kernelAVX2x16_loop
 
 kernelAVX2x16_scale:
-	VBROADCASTSS alpha+56(FP), Y12
+	VBROADCASTSS alpha+64(FP), Y12
 	VMULPS Y12, Y0, Y0
 	VMULPS Y12, Y1, Y1
 	VMULPS Y12, Y2, Y2
@@ -610,10 +618,10 @@ kernelAVX2x16_scale:
 	VMULPS Y12, Y9, Y9
 	VMULPS Y12, Y10, Y10
 	VMULPS Y12, Y11, Y11
-	MOVQ load+64(FP), AX
+	MOVQ load+72(FP), AX
 	TESTQ AX, AX
 	JEQ kernelAVX2x16_store
-	VBROADCASTSS beta+60(FP), Y13
+	VBROADCASTSS beta+68(FP), Y13
 	VMULPS (DX), Y13, Y14
 	VMULPS 32(DX), Y13, Y15
 	VADDPS Y14, Y0, Y0

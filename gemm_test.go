@@ -359,6 +359,8 @@ func TestReadInPlace(t *testing.T) {
 			{m: 3*kern.mr + 1, n: 5*kern.nr/2 + 1, k: 70, alpha: 1, beta: 0.5, padA: 2},
 			{m: 2 * kern.mr, n: 2*kern.nr - 3, k: 33, alpha: -1, beta: 0, padB: 5},
 			{m: 7, n: 1024 - 5, k: 5, alpha: 1, beta: 1, padA: 1019}, // lda = 1024: A packed
+			{tA: Trans, m: 3*kern.mr - 1, n: 2*kern.nr + 5, k: 41, alpha: 0.5, beta: 1, padA: 3},
+			{tA: Trans, tB: Trans, m: 2 * kern.mr, n: kern.nr/2 + 1, k: 65, alpha: 1, beta: 0},
 		} {
 			gc.check(t, serialWith(kb))
 			for _, mode := range []struct{ packA, packB bool }{{true, true}, {false, true}, {true, false}, {false, false}} {

@@ -7,9 +7,10 @@ package gemm
 //
 // where w is nr for fn and nr/2 for half, and
 //
-//   - A is an mr-row micro-panel: packed column by column when lda == 0
-//     (element (i, p) at a[p*mr+i]), or, when lda > 0 and the kernel has
-//     rowA, mr rows of a row-major matrix read in place (a[i*lda+p]);
+//   - A(i, p) is at a[i*rsA+p*csA]: column by column when rsA == 1 (a
+//     packed micro-panel, csA == mr, or a transposed matrix read in place,
+//     csA == its leading dimension), or, when csA == 1 and the kernel has
+//     rowA, row by row (a row-major matrix read in place);
 //   - B is a w-column micro-panel stored row by row with stride ldb
 //     (element (p, j) at b[p*ldb+j]): a packed panel, or B itself;
 //   - C is a full tile with row stride ldc.
@@ -23,12 +24,12 @@ type kernel struct {
 	mr, nr int
 	fn     kernelFunc
 	half   kernelFunc // an mr×nr/2 kernel for narrow edges, or nil
-	rowA   bool       // fn and half can read A in place
+	rowA   bool       // fn and half can read A row by row (csA == 1)
 	blocking
 }
 
 // kernelFunc is the signature shared by all micro-kernels.
-type kernelFunc func(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+type kernelFunc func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
 // kernels lists the kernels this CPU can run, fastest first. It is filled
 // once, from the CPU's features, and never changed.
@@ -67,15 +68,11 @@ func (k *kernel) withBlocking(b blocking) *kernel {
 }
 
 // kernelGo4x4 is the reference micro-kernel with MR = NR = 4.
-func kernelGo4x4(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+func kernelGo4x4(k int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
-	rs, cs := 1, 4 // strides of A between rows and between steps of k
-	if lda > 0 {
-		rs, cs = lda, 1
-	}
 	_ = a[3*rs+(k-1)*cs]
 	for p := 0; p < k; p++ {
 		bp := b[p*ldb : p*ldb+4 : p*ldb+4]

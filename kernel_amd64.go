@@ -19,41 +19,40 @@ func availableKernels() []*kernel {
 }
 
 //go:noescape
-func kernelAVX512x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX512x32(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 
 //go:noescape
-func kernelAVX512x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX512x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 
 //go:noescape
-func kernelAVX2x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 
 // The wrappers check the extent of every operand, so that a driver bug
 // panics instead of reading or writing outside the slices.
 
-func avx512Kernel32(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	checkExtent(k, 12, 32, a, lda, b, ldb, c, ldc)
-	kernelAVX512x32(k, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
+func avx512Kernel32(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	checkExtent(k, 12, 32, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX512x32(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
 }
 
-func avx512Kernel16(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	checkExtent(k, 12, 16, a, lda, b, ldb, c, ldc)
-	kernelAVX512x16(k, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
+func avx512Kernel16(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	checkExtent(k, 12, 16, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX512x16(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
 }
 
-func avx2Kernel(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	if lda != 0 {
-		panic("gemm: avx2 kernel reads packed A only")
+func avx2Kernel(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	if rsA != 1 {
+		panic("gemm: avx2 kernel reads A column by column only")
 	}
-	checkExtent(k, 6, 16, a, lda, b, ldb, c, ldc)
-	kernelAVX2x16(k, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
+	checkExtent(k, 6, 16, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX2x16(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
 }
 
-func checkExtent(k, mr, nr int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if lda == 0 {
-		_ = a[mr*k-1]
-	} else {
-		_ = a[(mr-1)*lda+k-1]
+func checkExtent(k, mr, nr int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int) {
+	if rsA != 1 && csA != 1 {
+		panic("gemm: kernel needs rsA == 1 or csA == 1")
 	}
+	_ = a[(mr-1)*rsA+(k-1)*csA]
 	_ = b[(k-1)*ldb+nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
 }

@@ -21,11 +21,11 @@ HEADER = '''//go:build !purego
 //
 //	C = alpha·(A·B) + beta·C     (C not read when load == 0)
 //
-// where B is an NR-column micro-panel whose rows are ldb floats apart, and A
-// is either a packed MR-row micro-panel stored column by column (lda == 0:
-// MR floats per step of k) or, for kernels that support it, MR rows of a
-// row-major matrix read in place (lda > 0: row i at a + i·lda, consecutive
-// in k). alpha·(A·B) and beta·C are each rounded before they are added,
+// where B is an NR-column micro-panel whose rows are ldb floats apart and
+// A(i, p) is at a[i·rsA + p·csA]: either column by column (rsA == 1: a
+// packed panel, csA == MR, or a transposed matrix read in place), or, for
+// kernels that support it, row by row (csA == 1: a row-major matrix read in
+// place). alpha·(A·B) and beta·C are each rounded before they are added,
 // exactly as edgeTile does in Go.
 '''
 
@@ -35,19 +35,21 @@ def avx512(nz):
     name = f'kernelAVX512x{16*nz}'
     acc = lambda r, j: f'Z{nz*r+j}'
     bz = [f'Z{24+j}' for j in range(nz)]
-    w(f'// func {name}(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)')
+    w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)')
     w('//')
     w(f'// MR = 12, NR = {16*nz}: {12*nz} zmm accumulators, row r in Z{nz}r…Z{nz}r+{nz-1}; B rows in')
     w(f'// {bz[0]}…{bz[-1]}; A elements broadcast from memory by the FMAs themselves.')
-    w(f'TEXT ·{name}(SB), NOSPLIT, $0-72')
+    w(f'TEXT ·{name}(SB), NOSPLIT, $0-80')
     w('\tMOVQ k+0(FP), CX')
     w('\tMOVQ a+8(FP), SI')
-    w('\tMOVQ lda+16(FP), R11')
-    w('\tMOVQ b+24(FP), DI')
-    w('\tMOVQ ldb+32(FP), R8')
+    w('\tMOVQ rsA+16(FP), R11')
+    w('\tMOVQ csA+24(FP), BX')
+    w('\tSHLQ $2, BX')
+    w('\tMOVQ b+32(FP), DI')
+    w('\tMOVQ ldb+40(FP), R8')
     w('\tSHLQ $2, R8')
-    w('\tMOVQ c+40(FP), DX')
-    w('\tMOVQ ldc+48(FP), R9')
+    w('\tMOVQ c+48(FP), DX')
+    w('\tMOVQ ldc+56(FP), R9')
     w('\tSHLQ $2, R9')
     w('\t// Bring the C tile towards L1 while the k loop runs.')
     w('\tMOVQ DX, R10')
@@ -62,23 +64,24 @@ def avx512(nz):
             w(f'\tVPXORD {a}, {a}, {a}')
     w('\tTESTQ CX, CX')
     w(f'\tJEQ {name}_scale')
-    w('\tTESTQ R11, R11')
+    w('\tCMPQ R11, $1')
     w(f'\tJNE {name}_rows')
     w('')
+    w('\t// A column by column: rsA == 1, the next column csA floats on.')
     w(f'{name}_packed:')
     for j in range(nz):
         w(f'\tVMOVUPS {64*j}(DI), {bz[j]}')
     for r in range(12):
         for j in range(nz):
             w(f'\tVFMADD231PS.BCST {4*r}(SI), {bz[j]}, {acc(r, j)}')
-    w('\tADDQ $48, SI')
+    w('\tADDQ BX, SI')
     w('\tADDQ R8, DI')
     w('\tDECQ CX')
     w(f'\tJNZ {name}_packed')
     w(f'\tJMP {name}_scale')
     w('')
-    w('\t// A read in place: rows 0–3 from SI, 4–7 from R13, 8–11 from R14,')
-    w('\t// each base plus 0, lda, 2·lda (R11) or 3·lda (R12) bytes.')
+    w('\t// A row by row (csA must be 1): rows 0–3 from SI, 4–7 from R13, 8–11')
+    w('\t// from R14, each base plus 0, rsA, 2·rsA (R11) or 3·rsA (R12) bytes.')
     w(f'{name}_rows:')
     w('\tSHLQ $2, R11')
     w('\tLEAQ (R11)(R11*2), R12')
@@ -101,15 +104,15 @@ def avx512(nz):
     w(f'\tJNZ {name}_rowloop')
     w('')
     w(f'{name}_scale:')
-    w('\tVBROADCASTSS alpha+56(FP), Z30')
+    w('\tVBROADCASTSS alpha+64(FP), Z30')
     for r in range(12):
         for j in range(nz):
             a = acc(r, j)
             w(f'\tVMULPS Z30, {a}, {a}')
-    w('\tMOVQ load+64(FP), AX')
+    w('\tMOVQ load+72(FP), AX')
     w('\tTESTQ AX, AX')
     w(f'\tJEQ {name}_store')
-    w('\tVBROADCASTSS beta+60(FP), Z31')
+    w('\tVBROADCASTSS beta+68(FP), Z31')
     for r in range(12):
         for j in range(nz):
             t = f'Z{26+j}'
@@ -134,18 +137,20 @@ def avx512(nz):
 
 def avx2():
     name = 'kernelAVX2x16'
-    w(f'// func {name}(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)')
+    w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)')
     w('//')
-    w('// MR = 6, NR = 16, packed A only (lda must be 0): 12 ymm accumulators,')
+    w('// MR = 6, NR = 16, A column by column only (rsA must be 1): 12 ymm accumulators,')
     w('// row r in Y2r, Y2r+1; B rows in Y12, Y13; broadcast A elements in Y14, Y15.')
-    w(f'TEXT ·{name}(SB), NOSPLIT, $0-72')
+    w(f'TEXT ·{name}(SB), NOSPLIT, $0-80')
     w('\tMOVQ k+0(FP), CX')
     w('\tMOVQ a+8(FP), SI')
-    w('\tMOVQ b+24(FP), DI')
-    w('\tMOVQ ldb+32(FP), R8')
+    w('\tMOVQ csA+24(FP), BX')
+    w('\tSHLQ $2, BX')
+    w('\tMOVQ b+32(FP), DI')
+    w('\tMOVQ ldb+40(FP), R8')
     w('\tSHLQ $2, R8')
-    w('\tMOVQ c+40(FP), DX')
-    w('\tMOVQ ldc+48(FP), R9')
+    w('\tMOVQ c+48(FP), DX')
+    w('\tMOVQ ldc+56(FP), R9')
     w('\tSHLQ $2, R9')
     w('\t// Bring the C tile towards L1 while the k loop runs.')
     w('\tMOVQ DX, R10')
@@ -166,19 +171,19 @@ def avx2():
         w(f'\tVBROADCASTSS {4*r}(SI), Y{t}')
         w(f'\tVFMADD231PS Y12, Y{t}, Y{2*r}')
         w(f'\tVFMADD231PS Y13, Y{t}, Y{2*r+1}')
-    w('\tADDQ $24, SI')
+    w('\tADDQ BX, SI')
     w('\tADDQ R8, DI')
     w('\tDECQ CX')
     w(f'\tJNZ {name}_loop')
     w('')
     w(f'{name}_scale:')
-    w('\tVBROADCASTSS alpha+56(FP), Y12')
+    w('\tVBROADCASTSS alpha+64(FP), Y12')
     for i in range(12):
         w(f'\tVMULPS Y12, Y{i}, Y{i}')
-    w('\tMOVQ load+64(FP), AX')
+    w('\tMOVQ load+72(FP), AX')
     w('\tTESTQ AX, AX')
     w(f'\tJEQ {name}_store')
-    w('\tVBROADCASTSS beta+60(FP), Y13')
+    w('\tVBROADCASTSS beta+68(FP), Y13')
     for r in range(6):
         w('\tVMULPS (DX), Y13, Y14')
         w('\tVMULPS 32(DX), Y13, Y15')
