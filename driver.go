@@ -16,9 +16,10 @@ type plan struct {
 // plan chooses how to run the product with the given kernel.
 func (p *problem) plan(kern *kernel) plan {
 	pl := plan{problem: *p, kern: kern, kc: kern.kc, mc: kern.mc, nc: kern.nc, packB: true}
-	// Reading B in place saves packing it when few row panels of A reuse
-	// each packed panel of B.
-	if p.tB == NoTrans && p.m <= 2*kern.mr {
+	// Reading B in place saves packing it. A micro-panel of B is deeper
+	// than L1 either way, so in place it streams from L2 as well as packed,
+	// unless its rows fall into too few cache sets.
+	if p.tB == NoTrans && (p.m <= 2*kern.mr || rowsSpread(p.ldb, 16)) {
 		pl.packB = false
 	}
 	// Reading A in place saves packing it, unless the rows of a
@@ -26,7 +27,7 @@ func (p *problem) plan(kern *kernel) plan {
 	if p.tA == NoTrans {
 		pl.aInPlace = kern.rowA && rowsSpread(p.lda, kern.mr)
 	} else {
-		pl.aInPlace = transInPlace
+		pl.aInPlace = transInPlace && rowsSpread(p.lda, 16)
 	}
 	return pl
 }
