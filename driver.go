@@ -152,17 +152,9 @@ func (pl *plan) packABlock(dst []float32, ic, mc, pc, kc, mr int) {
 		packRows(dst, mr, pl.a, pl.lda, pc, ic, kc, mc)
 		return
 	}
-	// A(i, p) = a[i*lda+p]: a transposition, panel by panel.
-	for ir := 0; ir < mc; ir += mr {
-		mrb := min(mr, mc-ir)
-		d := dst[ir*kc : ir*kc+kc*mr]
-		transposeInto(d, mr, pl.a, pl.lda, ic+ir, pc, mrb, kc)
-		if mrb < mr {
-			for p := range kc {
-				clear(d[p*mr+mrb : p*mr+mr])
-			}
-		}
-	}
+	// A(i, p) = a[i*lda+p]: rows of the stored matrix are columns of the
+	// panels.
+	packColumns(dst, mr, pl.a, pl.lda, ic, pc, mc, kc)
 }
 
 // packBPanel packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(B) into
@@ -175,17 +167,9 @@ func (pl *plan) packBPanel(dst []float32, pc, kc, jc, nc, nr int) {
 		packRows(dst, nr, pl.b, pl.ldb, pc, jc, kc, nc)
 		return
 	}
-	// B(p, j) = b[j*ldb+p]: a transposition, panel by panel.
-	for jr := 0; jr < nc; jr += nr {
-		nrb := min(nr, nc-jr)
-		d := dst[jr*kc : jr*kc+kc*nr]
-		transposeInto(d, nr, pl.b, pl.ldb, jc+jr, pc, nrb, kc)
-		if nrb < nr {
-			for p := range kc {
-				clear(d[p*nr+nrb : p*nr+nr])
-			}
-		}
-	}
+	// B(p, j) = b[j*ldb+p]: rows of the stored matrix are columns of the
+	// panels.
+	packColumns(dst, nr, pl.b, pl.ldb, jc, pc, nc, kc)
 }
 
 // packRows packs rows [r0, r0+rows) and columns [c0, c0+cols) of the
@@ -208,6 +192,23 @@ func packRows(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int) {
 			d := dst[q*rows+p*w:][:w]
 			n := copy(d, s[q:])
 			clear(d[n:])
+		}
+	}
+}
+
+// packColumns packs rows [r0, r0+rows) and columns [c0, c0+cols) of the
+// row-major src, transposed, into panels w wide: panel q holds rows
+// [q*w, q*w+w) of src as its columns, cols×w, at dst[q*cols:], zero past the
+// last row.
+func packColumns(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int) {
+	for q := 0; q < rows; q += w {
+		n := min(w, rows-q)
+		d := dst[q*cols : q*cols+cols*w]
+		transposeInto(d, w, src, ld, r0+q, c0, n, cols)
+		if n < w {
+			for p := range cols {
+				clear(d[p*w+n : p*w+w])
+			}
 		}
 	}
 }

