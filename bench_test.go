@@ -70,3 +70,20 @@ func BenchmarkSgemmMLP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmNarrow runs the narrow layers of the sweep networks, samples
+// as rows: X (N×in)·W (in×out) with out = 50, 20 or 10, memory-bound at
+// large N.
+func BenchmarkSgemmNarrow(b *testing.B) {
+	for _, l := range [][2]int{{100, 50}, {50, 20}, {50, 10}, {140, 10}} {
+		for _, n := range []int{50, 260, 2000, 20000} {
+			for _, w := range []int{1, 2} {
+				b.Run(fmt.Sprintf("layer=%dx%d/N=%d/workers=%d", l[0], l[1], n, w), func(b *testing.B) {
+					t := NewTiler(w, Auto)
+					defer t.Close()
+					benchSgemm(b, n, l[1], l[0], t.Sgemm)
+				})
+			}
+		}
+	}
+}

@@ -72,16 +72,16 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 			}
 			if pl.packB {
 				pl.packBPanel(ws.b, pc, kc, jc, nc, nr)
-			} else if rem := nc % nr; rem != 0 {
+			} else if rem := nc % nr; rem != 0 && !kern.edges {
 				// Only the ragged last micro-panel is packed: reading it in
-				// place would run past the last column.
+				// place as a whole would run past the last column.
 				pl.packBPanel(ws.b, pc, kc, jc+nc-rem, rem, nr)
 			}
 			for ic := i0; ic < i1; ic += pl.mc {
 				mc := min(pl.mc, i1-ic)
 				if !pl.aInPlace {
 					pl.packABlock(ws.a, ic, mc, pc, kc, mr)
-				} else if rem := mc % mr; rem != 0 {
+				} else if rem := mc % mr; rem != 0 && !kern.edges {
 					// Only the ragged last micro-panel is packed.
 					pl.packABlock(ws.a[(mc-rem)*kc:], ic+mc-rem, rem, pc, kc, mr)
 				}
@@ -92,7 +92,7 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 					switch {
 					case pl.packB:
 						bp = ws.b[jr*kc:]
-					case nrb < nr:
+					case nrb < nr && !kern.edges:
 						bp = ws.b
 					default:
 						bp = pl.b[pc*pl.ldb+jc+jr:]
@@ -105,7 +105,7 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 					for ir := 0; ir < mc; ir += mr {
 						mrb := min(mr, mc-ir)
 						ap, rsA, csA := ws.a[ir*kc:], 1, mr
-						if pl.aInPlace && mrb == mr {
+						if pl.aInPlace && (mrb == mr || kern.edges) {
 							if pl.tA == NoTrans {
 								ap, rsA, csA = pl.a[(ic+ir)*pl.lda+pc:], pl.lda, 1
 							} else {
@@ -113,8 +113,8 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 							}
 						}
 						off := (ic+ir)*ldc + jc + jr
-						if mrb == mr && nrb == w {
-							fn(kc, ap, rsA, csA, bp, ldb, c[off:], ldc, pl.alpha, bt)
+						if kern.edges || mrb == mr && nrb == w {
+							fn(kc, ap, rsA, csA, bp, ldb, c[off:], ldc, pl.alpha, bt, mrb, nrb)
 						} else {
 							edgeTile(fn, w, ws.tile, kc, ap, rsA, csA, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
 						}
@@ -128,7 +128,7 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 // edgeTile computes a partial mrb×nrb tile with a kernel of width w through
 // a full tile of scratch, rounding exactly as the kernel does on a full tile.
 func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
-	fn(k, a, rsA, csA, b, ldb, tile, w, alpha, 0)
+	fn(k, a, rsA, csA, b, ldb, tile, w, alpha, 0, len(tile)/w, w)
 	for i := range mrb {
 		t := tile[i*w : i*w+nrb]
 		row := c[i*ldc : i*ldc+nrb]

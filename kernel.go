@@ -5,7 +5,8 @@ package gemm
 //
 //	C[0:mr, 0:w] = alpha·(A·B) + beta·C,
 //
-// where w is nr for fn and nr/2 for half, and
+// where w is nr for fn and nr/2 for half (or, for kernels with edges, only
+// the first rows×cols of that), and
 //
 //   - A(i, p) is at a[i*rsA+p*csA]: column by column when rsA == 1 (a
 //     packed micro-panel, csA == mr, or a transposed matrix read in place,
@@ -25,11 +26,13 @@ type kernel struct {
 	fn     kernelFunc
 	half   kernelFunc // an mr×nr/2 kernel for narrow edges, or nil
 	rowA   bool       // fn and half can read A row by row (csA == 1)
+	edges  bool       // fn and half compute partial tiles (rows < mr, cols < w)
 	blocking
 }
 
 // kernelFunc is the signature shared by all micro-kernels.
-type kernelFunc func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+// Kernels without edges are only called with rows == mr and cols == w.
+type kernelFunc func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int)
 
 // kernels lists the kernels this CPU can run, fastest first. It is filled
 // once, from the CPU's features, and never changed.
@@ -68,7 +71,7 @@ func (k *kernel) withBlocking(b blocking) *kernel {
 }
 
 // kernelGo4x4 is the reference micro-kernel with MR = NR = 4.
-func kernelGo4x4(k int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+func kernelGo4x4(k int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, _, _ int) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32

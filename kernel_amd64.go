@@ -2,14 +2,18 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"strconv"
+
+	"golang.org/x/sys/cpu"
+)
 
 // availableKernels lists the kernels this CPU supports, fastest first.
 func availableKernels() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
 		k := newKernel("avx512", 12, 32, avx512Kernel32, avx512Kernel16)
-		k.rowA = true
+		k.rowA, k.edges = true, true
 		ks = append(ks, k)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
@@ -19,10 +23,10 @@ func availableKernels() []*kernel {
 }
 
 //go:noescape
-func kernelAVX512x32(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX512x32(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)
 
 //go:noescape
-func kernelAVX512x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX512x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)
 
 //go:noescape
 func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
@@ -30,17 +34,23 @@ func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *floa
 // The wrappers check the extent of every operand, so that a driver bug
 // panics instead of reading or writing outside the slices.
 
-func avx512Kernel32(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	checkExtent(k, 12, 32, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x32(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
+func avx512Kernel32(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	if rows < 1 || rows > 12 || cols <= 16 || cols > 32 {
+		panic("gemm: avx512 32-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
+	}
+	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX512x32(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<(cols-16)-1)
 }
 
-func avx512Kernel16(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	checkExtent(k, 12, 16, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x16(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta))
+func avx512Kernel16(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	if rows < 1 || rows > 12 || cols < 1 || cols > 16 {
+		panic("gemm: avx512 16-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
+	}
+	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX512x16(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<cols-1)
 }
 
-func avx2Kernel(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+func avx2Kernel(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, _, _ int) {
 	if rsA != 1 {
 		panic("gemm: avx2 kernel reads A column by column only")
 	}

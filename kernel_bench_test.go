@@ -17,7 +17,7 @@ func BenchmarkKernel(b *testing.B) {
 				bp := randSlice(rng, kern.nr*k)
 				c := randSlice(rng, kern.mr*kern.nr)
 				for b.Loop() {
-					kern.fn(k, a, 1, kern.mr, bp, kern.nr, c, kern.nr, 1, 1)
+					kern.fn(k, a, 1, kern.mr, bp, kern.nr, c, kern.nr, 1, 1, kern.mr, kern.nr)
 				}
 				flops := 2 * float64(kern.mr*kern.nr*k)
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

@@ -31,107 +31,164 @@ HEADER = '''//go:build !purego
 
 
 def avx512(nz):
-    """12 × 16·nz kernel: accumulators Z0… (row r in Z(nz·r)…), B in Z24…"""
+    """12 × 16·nz kernel: accumulators Z0… (row r in Z(nz·r)…), B in Z24…
+
+    Handles partial tiles itself: rows (1–12) selects one of twelve k loops
+    and the entry into the store chain; the K1 mask selects the columns of
+    the last zmm of each row, for B loads and for C loads and stores.
+    """
     name = f'kernelAVX512x{16*nz}'
     acc = lambda r, j: f'Z{nz*r+j}'
     bz = [f'Z{24+j}' for j in range(nz)]
-    w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)')
+    last = nz - 1
+    w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)')
     w('//')
     w(f'// MR = 12, NR = {16*nz}: {12*nz} zmm accumulators, row r in Z{nz}r…Z{nz}r+{nz-1}; B rows in')
     w(f'// {bz[0]}…{bz[-1]}; A elements broadcast from memory by the FMAs themselves.')
-    w(f'TEXT ·{name}(SB), NOSPLIT, $0-80')
-    w('\tMOVQ k+0(FP), CX')
-    w('\tMOVQ a+8(FP), SI')
-    w('\tMOVQ rsA+16(FP), R11')
-    w('\tMOVQ csA+24(FP), BX')
-    w('\tSHLQ $2, BX')
-    w('\tMOVQ b+32(FP), DI')
-    w('\tMOVQ ldb+40(FP), R8')
-    w('\tSHLQ $2, R8')
-    w('\tMOVQ c+48(FP), DX')
-    w('\tMOVQ ldc+56(FP), R9')
-    w('\tSHLQ $2, R9')
-    w('\t// Bring the C tile towards L1 while the k loop runs.')
-    w('\tMOVQ DX, R10')
+    w('// Only the first rows rows of the tile are computed, read and written, and')
+    w('// of the last 16 columns only those set in mask.')
+    w(f'TEXT ·{name}(SB), NOSPLIT, $0-96')
+    w('	MOVQ k+0(FP), CX')
+    w('	MOVQ a+8(FP), SI')
+    w('	MOVQ rsA+16(FP), R11')
+    w('	MOVQ csA+24(FP), BX')
+    w('	SHLQ $2, BX')
+    w('	MOVQ b+32(FP), DI')
+    w('	MOVQ ldb+40(FP), R8')
+    w('	SHLQ $2, R8')
+    w('	MOVQ c+48(FP), DX')
+    w('	MOVQ ldc+56(FP), R9')
+    w('	SHLQ $2, R9')
+    w('	MOVQ mask+88(FP), AX')
+    w('	KMOVW AX, K1')
+    w('	// Bring the C tile towards L1 while the k loop runs (prefetches')
+    w('	// never fault, so rows past the tile do no harm).')
+    w('	MOVQ DX, R10')
     for r in range(12):
         for j in range(0, nz):
-            w(f'\tPREFETCHT0 {64*j}(R10)')
+            w(f'	PREFETCHT0 {64*j}(R10)')
         if r < 11:
-            w('\tADDQ R9, R10')
+            w('	ADDQ R9, R10')
     for r in range(12):
         for j in range(nz):
             a = acc(r, j)
-            w(f'\tVPXORD {a}, {a}, {a}')
-    w('\tTESTQ CX, CX')
-    w(f'\tJEQ {name}_scale')
-    w('\tCMPQ R11, $1')
-    w(f'\tJNE {name}_rows')
-    w('')
-    w('\t// A column by column: rsA == 1, the next column csA floats on.')
-    w(f'{name}_packed:')
-    for j in range(nz):
-        w(f'\tVMOVUPS {64*j}(DI), {bz[j]}')
-    for r in range(12):
+            w(f'	VPXORD {a}, {a}, {a}')
+    w('	MOVQ rows+80(FP), AX')
+    w('	TESTQ CX, CX')
+    w(f'	JEQ {name}_scale')
+    w('	CMPQ R11, $1')
+    w(f'	JNE {name}_rows')
+    for r in range(12, 1, -1):
+        w(f'	CMPQ AX, ${r}')
+        w(f'	JEQ {name}_packed{r}')
+    w(f'	JMP {name}_packed1')
+
+    def loadB():
         for j in range(nz):
-            w(f'\tVFMADD231PS.BCST {4*r}(SI), {bz[j]}, {acc(r, j)}')
-    w('\tADDQ BX, SI')
-    w('\tADDQ R8, DI')
-    w('\tDECQ CX')
-    w(f'\tJNZ {name}_packed')
-    w(f'\tJMP {name}_scale')
+            if j == last:
+                w(f'	VMOVUPS.Z {64*j}(DI), K1, {bz[j]}')
+            else:
+                w(f'	VMOVUPS {64*j}(DI), {bz[j]}')
+
+    for rows in range(12, 0, -1):
+        w('')
+        w(f'	// {rows} rows of A column by column: rsA == 1, the next column csA floats on.')
+        w(f'{name}_packed{rows}:')
+        loadB()
+        for r in range(rows):
+            for j in range(nz):
+                w(f'	VFMADD231PS.BCST {4*r}(SI), {bz[j]}, {acc(r, j)}')
+        w('	ADDQ BX, SI')
+        w('	ADDQ R8, DI')
+        w('	DECQ CX')
+        w(f'	JNZ {name}_packed{rows}')
+        w(f'	JMP {name}_scale')
     w('')
-    w('\t// A row by row (csA must be 1): rows 0–3 from SI, 4–7 from R13, 8–11')
-    w('\t// from R14, each base plus 0, rsA, 2·rsA (R11) or 3·rsA (R12) bytes.')
+    w('	// A row by row (csA must be 1): rows 0–3 from SI, 4–7 from R13, 8–11')
+    w('	// from R14, each base plus 0, rsA, 2·rsA (R11) or 3·rsA (R12) bytes.')
     w(f'{name}_rows:')
-    w('\tSHLQ $2, R11')
-    w('\tLEAQ (R11)(R11*2), R12')
-    w('\tLEAQ (SI)(R11*4), R13')
-    w('\tLEAQ (R13)(R11*4), R14')
-    w(f'{name}_rowloop:')
-    for j in range(nz):
-        w(f'\tVMOVUPS {64*j}(DI), {bz[j]}')
+    w('	SHLQ $2, R11')
+    w('	LEAQ (R11)(R11*2), R12')
+    w('	LEAQ (SI)(R11*4), R13')
+    w('	LEAQ (R13)(R11*4), R14')
+    for r in range(12, 1, -1):
+        w(f'	CMPQ AX, ${r}')
+        w(f'	JEQ {name}_rows{r}')
+    w(f'	JMP {name}_rows1')
     bases = ['SI', 'R13', 'R14']
     offs = ['({b})', '({b})(R11*1)', '({b})(R11*2)', '({b})(R12*1)']
-    for r in range(12):
-        addr = offs[r % 4].format(b=bases[r // 4])
-        for j in range(nz):
-            w(f'\tVFMADD231PS.BCST {addr}, {bz[j]}, {acc(r, j)}')
-    w('\tADDQ $4, SI')
-    w('\tADDQ $4, R13')
-    w('\tADDQ $4, R14')
-    w('\tADDQ R8, DI')
-    w('\tDECQ CX')
-    w(f'\tJNZ {name}_rowloop')
+    for rows in range(12, 0, -1):
+        w('')
+        w(f'{name}_rows{rows}:')
+        loadB()
+        for r in range(rows):
+            addr = offs[r % 4].format(b=bases[r // 4])
+            for j in range(nz):
+                w(f'	VFMADD231PS.BCST {addr}, {bz[j]}, {acc(r, j)}')
+        w('	ADDQ $4, SI')
+        if rows > 4:
+            w('	ADDQ $4, R13')
+        if rows > 8:
+            w('	ADDQ $4, R14')
+        w('	ADDQ R8, DI')
+        w('	DECQ CX')
+        w(f'	JNZ {name}_rows{rows}')
+        w(f'	JMP {name}_scale')
     w('')
+    w('	// Scale by alpha, then store rows rows-1 … 0, entering the chain at')
+    w('	// the last row with DX pointing at it.')
     w(f'{name}_scale:')
-    w('\tVBROADCASTSS alpha+64(FP), Z30')
+    w('	VBROADCASTSS alpha+64(FP), Z30')
     for r in range(12):
         for j in range(nz):
             a = acc(r, j)
-            w(f'\tVMULPS Z30, {a}, {a}')
-    w('\tMOVQ load+72(FP), AX')
-    w('\tTESTQ AX, AX')
-    w(f'\tJEQ {name}_store')
-    w('\tVBROADCASTSS beta+68(FP), Z31')
-    for r in range(12):
+            w(f'	VMULPS Z30, {a}, {a}')
+    w('	LEAQ -1(AX), R10')
+    w('	IMULQ R9, R10')
+    w('	ADDQ R10, DX')
+    w('	MOVQ load+72(FP), R10')
+    w('	TESTQ R10, R10')
+    w(f'	JEQ {name}_store')
+    w('	VBROADCASTSS beta+68(FP), Z31')
+    for r in range(12, 1, -1):
+        w(f'	CMPQ AX, ${r}')
+        w(f'	JEQ {name}_load{r-1}')
+    w(f'	JMP {name}_load0')
+    for r in range(11, -1, -1):
+        w(f'{name}_load{r}:')
         for j in range(nz):
             t = f'Z{26+j}'
-            w(f'\tVMULPS {64*j}(DX), Z31, {t}')
-            w(f'\tVADDPS {t}, {acc(r, j)}, {acc(r, j)}')
-            w(f'\tVMOVUPS {acc(r, j)}, {64*j}(DX)')
-        if r < 11:
-            w('\tADDQ R9, DX')
-    w('\tVZEROUPPER')
-    w('\tRET')
+            if j == last:
+                w(f'	VMOVUPS.Z {64*j}(DX), K1, {t}')
+                w(f'	VMULPS {t}, Z31, {t}')
+            else:
+                w(f'	VMULPS {64*j}(DX), Z31, {t}')
+            w(f'	VADDPS {t}, {acc(r, j)}, {acc(r, j)}')
+            if j == last:
+                w(f'	VMOVUPS {acc(r, j)}, K1, {64*j}(DX)')
+            else:
+                w(f'	VMOVUPS {acc(r, j)}, {64*j}(DX)')
+        if r > 0:
+            w('	SUBQ R9, DX')
+    w('	VZEROUPPER')
+    w('	RET')
     w('')
     w(f'{name}_store:')
-    for r in range(12):
+    for r in range(12, 1, -1):
+        w(f'	CMPQ AX, ${r}')
+        w(f'	JEQ {name}_store{r-1}')
+    w(f'	JMP {name}_store0')
+    for r in range(11, -1, -1):
+        w(f'{name}_store{r}:')
         for j in range(nz):
-            w(f'\tVMOVUPS {acc(r, j)}, {64*j}(DX)')
-        if r < 11:
-            w('\tADDQ R9, DX')
-    w('\tVZEROUPPER')
-    w('\tRET')
+            if j == last:
+                w(f'	VMOVUPS {acc(r, j)}, K1, {64*j}(DX)')
+            else:
+                w(f'	VMOVUPS {acc(r, j)}, {64*j}(DX)')
+        if r > 0:
+            w('	SUBQ R9, DX')
+    w('	VZEROUPPER')
+    w('	RET')
     w('')
 
 
