@@ -87,3 +87,18 @@ func BenchmarkSgemmNarrow(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmSmall checks Auto on small products, where handing work to
+// a second worker can cost more than it saves: workers=2 must not be slower
+// than workers=1.
+func BenchmarkSgemmSmall(b *testing.B) {
+	for _, s := range [][3]int{{8, 8, 8}, {16, 16, 16}, {32, 32, 32}, {40, 40, 40}, {48, 48, 48}, {64, 64, 64}, {96, 96, 96}, {128, 128, 128}, {12, 500, 64}, {500, 12, 64}, {30, 10, 1500}} {
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("shape=%dx%dx%d/workers=%d", s[0], s[1], s[2], w), func(b *testing.B) {
+				t := NewTiler(w, Auto)
+				defer t.Close()
+				benchSgemm(b, s[0], s[1], s[2], t.Sgemm)
+			})
+		}
+	}
+}
