@@ -270,9 +270,14 @@ func (n *Network) batchData(x, y []float32, rows int, method string) *Dataset {
 	return &n.scratch
 }
 
+// maxForwardRows bounds the batch Predict runs as one product per layer.
+const maxForwardRows = 1 << 15
+
 // Predict computes the network's outputs for rows samples: x holds
-// rows×Inputs values and dst receives rows×Outputs outputs. It runs in
-// batches no larger than the largest batch seen so far (or 1024).
+// rows×Inputs values and dst receives rows×Outputs outputs. Up to 32768
+// samples (or the largest batch seen so far, if larger) run as one batch,
+// one matrix product per layer; more run in batches of that size. It
+// allocates only when the batch is larger than any before.
 func (n *Network) Predict(dst, x []float32, rows int) {
 	n.mustHaveTiler("Predict")
 	if len(dst) < rows*n.Outputs() {
@@ -282,10 +287,7 @@ func (n *Network) Predict(dst, x []float32, rows int) {
 		return
 	}
 	d := n.batchData(x, nil, rows, "Predict")
-	chunk := n.buf.rows
-	if chunk == 0 {
-		chunk = min(rows, 1024)
-	}
+	chunk := max(n.buf.rows, min(rows, maxForwardRows))
 	in, out, last := n.Inputs(), n.Outputs(), len(n.layers)
 	ldx, ldy := actLD(in), actLD(out)
 	for b0 := 0; b0 < rows; b0 += chunk {
