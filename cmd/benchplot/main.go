@@ -9,7 +9,9 @@
 //	go test -run='^$' -bench=Forward -count=5 ./benchmarks > bench.txt
 //	go run ./cmd/benchplot -o docs/figures bench.txt
 //
-// Repeated results of one benchmark are reduced to their median.
+// Repeated results of one benchmark are reduced to their median. With
+// -table strategy it prints, instead of figures, a Markdown table per
+// network of the strategy and worker count that win at each batch size.
 package main
 
 import (
@@ -34,6 +36,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	xKey := fs.String("x", "N", "name key plotted along the x axis (numeric)")
 	seriesKey := fs.String("series", "workers", "name key with one line per value")
 	metric := fs.String("metric", "samples/s", "unit of the value plotted on the y axis")
+	table := fs.String("table", "", "instead of figures, print Markdown tables of the best value of this key (e.g. strategy) and of -series at each x")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: benchplot [flags] [bench.txt ...]\n\nReads go test -bench output (standard input when no file is named) and\nwrites one PNG and one SVG figure per group of benchmarks.\n\n")
 		fs.PrintDefaults()
@@ -72,6 +75,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "benchplot: %v\n", err)
 		return 1
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(stderr, "benchplot: no benchmark matches -bench %q with keys %s= and %s= and unit %s\n", *bench, *xKey, *seriesKey, *metric)
+		return 1
+	}
+	if *table != "" {
+		if err := sel.winners(stdout, results, *table); err != nil {
+			fmt.Fprintf(stderr, "benchplot: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	figs := sel.group(results)
 	if len(figs) == 0 {

@@ -98,3 +98,25 @@ func TestRun(t *testing.T) {
 		t.Fatalf("missing file: exit %d", code)
 	}
 }
+
+func TestWinners(t *testing.T) {
+	s := selector{bench: regexp.MustCompile("^Forward$"), x: "N", series: "workers", metric: "samples/s"}
+	in := sample + "BenchmarkForward/net=784-100-50-10/N=50/strategy=auto/workers=2-2 1000 1000000 ns/op 2400 samples/s\n"
+	rs, err := s.read(strings.NewReader(in), "sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := s.winners(&out, rs, "strategy"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Forward/net=784-100-50-10\n",
+		"| 50 | rows, workers=2 | 2500 | workers=2 | 2400 | 0.96 |",
+		"| 500 | rows, workers=2 | 16000 | — | — | — |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
