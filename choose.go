@@ -88,7 +88,9 @@ func (pl *plan) splitKCost(w int) int {
 	rows, cols := ceilDiv(pl.m, mr)*mr, ceilDiv(pl.n, nr)*nr
 	k := ceilDiv(pl.k, w)
 	c := rows*cols*k + pl.touchCost(rows, cols)*k/pl.k
-	c += packCost * pl.m * pl.n * (w - 1) / w // the reduction, shared
+	// The reduction, shared: writing a partial, reading it back, and
+	// reading and writing C.
+	c += 3 * packCost * pl.m * pl.n * (w - 1) / w
 	return c + 2*handoffCost
 }
 
