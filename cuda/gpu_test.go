@@ -1,0 +1,722 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokernels/gemm"
+	"github.com/gokernels/gemm/ptx"
+	ref "github.com/gokernels/gemm/ptx/ptxtest"
+)
+
+// The tests of this file need a GPU and skip without one. They run every
+// kernel on random inputs and compare with the references of package
+// ptxtest. CUDA_TEST_DEVICE selects the device (default 0).
+
+var gpu struct {
+	once sync.Once
+	ctx  *Context
+	err  error
+}
+
+// testGPU returns the shared test context and a new stream, or skips.
+func testGPU(tb testing.TB) (*Context, *Stream) {
+	tb.Helper()
+	gpu.once.Do(func() {
+		ordinal := 0
+		if s := os.Getenv("CUDA_TEST_DEVICE"); s != "" {
+			ordinal, _ = strconv.Atoi(s)
+		}
+		gpu.ctx, gpu.err = Open(ordinal)
+	})
+	switch err := gpu.err; {
+	case errors.Is(err, ErrNoDriver):
+		tb.Skipf("no CUDA driver: %v", err)
+	case errors.Is(err, ErrNoDevice):
+		tb.Skipf("no CUDA device: %v", err)
+	case err != nil:
+		tb.Fatal(err)
+	}
+	s, err := gpu.ctx.NewStream()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Destroy() })
+	return gpu.ctx, s
+}
+
+func must[T any](tb testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return v
+	}
+}
+
+func upload(tb testing.TB, c *Context, v []float32) *Buffer[float32] {
+	tb.Helper()
+	b, err := Upload(c, v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Free() })
+	return b
+}
+
+func read(tb testing.TB, s *Stream, b *Buffer[float32]) []float32 {
+	tb.Helper()
+	if err := s.Sync(); err != nil {
+		tb.Fatal(err)
+	}
+	v, err := b.Read()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func random(r *rand.Rand, n int, scale float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = (r.Float32()*2 - 1) * scale
+	}
+	return v
+}
+
+func closeTo(got, want float32, atol, rtol float64) bool {
+	if got != got || want != want {
+		return got != got && want != want
+	}
+	if math.IsInf(float64(want), 0) {
+		return got == want
+	}
+	return math.Abs(float64(got)-float64(want)) <= atol+rtol*math.Abs(float64(want))
+}
+
+func compare(t *testing.T, what string, got, want []float32, atol, rtol float64) {
+	t.Helper()
+	bad := 0
+	for i := range want {
+		if !closeTo(got[i], want[i], atol, rtol) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d of %d elements wrong", what, bad, len(want))
+	}
+}
+
+func TestGPUDevice(t *testing.T) {
+	c, _ := testGPU(t)
+	dev := c.Device()
+	t.Logf("driver CUDA %s, device %v, cc %d.%d, %d SMs, %d MiB", VersionString(dev.Driver().Version()), dev, dev.Major, dev.Minor, dev.SMs, dev.TotalMemory>>20)
+	if dev.Name == "" || dev.SMs <= 0 || dev.TotalMemory <= 0 || dev.Major < 5 || dev.WarpSize != 32 {
+		t.Errorf("implausible device: %+v", dev)
+	}
+	free, total, err := c.MemInfo()
+	if err != nil || free <= 0 || total < free {
+		t.Errorf("MemInfo = %d, %d, %v", free, total, err)
+	}
+	ks, err := c.Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(ks.InfoLog())
+	for _, k := range ptx.Kernels() {
+		a, err := ks.Function(k).Attributes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%-14s %3d registers, %5d B shared, %d B local, max %d threads, PTX %d, sm_%d", k.Name, a.Registers, a.SharedBytes, a.LocalBytes, a.MaxThreadsPerBlock, a.PTXVersion, a.BinaryVersion)
+		if a.LocalBytes > 0 {
+			t.Logf("%s spills %d bytes per thread to local memory", k.Name, a.LocalBytes)
+		}
+		if k == ptx.Sgemm && a.MaxThreadsPerBlock < ptx.SgemmThreads {
+			t.Errorf("sgemm can run only %d threads per block", a.MaxThreadsPerBlock)
+		}
+	}
+}
+
+type sgemmCase struct {
+	tA, tB      gemm.Transpose
+	m, n, k     int
+	pad, off    int // added to each leading dimension; elements before each matrix
+	alpha, beta float32
+}
+
+func TestGPUSgemm(t *testing.T) {
+	c, s := testGPU(t)
+	var cases []sgemmCase
+	for _, tA := range []gemm.Transpose{gemm.NoTrans, gemm.Trans} {
+		for _, tB := range []gemm.Transpose{gemm.NoTrans, gemm.Trans} {
+			cases = append(cases,
+				sgemmCase{tA, tB, 1, 1, 1, 0, 0, 1, 0},
+				sgemmCase{tA, tB, 7, 9, 13, 0, 0, 1.5, 0},
+				sgemmCase{tA, tB, 129, 257, 33, 1, 0, 1, -0.5},
+				sgemmCase{tA, tB, 128, 128, 128, 0, 0, 1, 0},
+				sgemmCase{tA, tB, 300, 200, 100, 4, 1, -2, 1},
+				sgemmCase{tA, tB, 1000, 100, 784, 0, 0, 1, 0},
+				sgemmCase{tA, tB, 64, 10, 1500, 3, 2, 1, 1},
+			)
+		}
+	}
+	cases = append(cases,
+		sgemmCase{gemm.NoTrans, gemm.NoTrans, 5, 6, 0, 0, 0, 1, 3},      // k == 0: C = beta·C
+		sgemmCase{gemm.NoTrans, gemm.NoTrans, 5, 6, 7, 0, 0, 0, 0},      // alpha == 0, beta == 0: zeros over NaN
+		sgemmCase{gemm.NoTrans, gemm.NoTrans, 0, 6, 7, 0, 0, 1, 0},      // empty
+		sgemmCase{gemm.Trans, gemm.NoTrans, 2000, 784, 100, 0, 0, 1, 0}, // an MLP weight gradient
+	)
+	for _, x := range cases {
+		t.Run(fmt.Sprintf("%v%v/m=%d/n=%d/k=%d/pad=%d/off=%d/alpha=%g/beta=%g", x.tA, x.tB, x.m, x.n, x.k, x.pad, x.off, x.alpha, x.beta), func(t *testing.T) {
+			runSgemmCase(t, c, s, x)
+		})
+	}
+}
+
+func runSgemmCase(t *testing.T, c *Context, s *Stream, x sgemmCase) {
+	r := rand.New(rand.NewPCG(uint64(x.m*x.n), uint64(x.k)))
+	ar, ac := x.m, x.k
+	if x.tA == gemm.Trans {
+		ar, ac = x.k, x.m
+	}
+	br, bc := x.k, x.n
+	if x.tB == gemm.Trans {
+		br, bc = x.n, x.k
+	}
+	lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, max(x.n, 1)+x.pad
+	a := random(r, x.off+ar*lda+1, 1)
+	b := random(r, x.off+br*ldb+1, 1)
+	cv := random(r, x.off+x.m*ldc+1, 1)
+	const guard = 777
+	for i := range cv {
+		row, col := (i-x.off)/ldc, (i-x.off)%ldc
+		switch {
+		case i < x.off || row >= x.m || col >= x.n:
+			cv[i] = guard // outside C: must not change
+		case x.beta == 0:
+			cv[i] = float32(math.NaN()) // must be overwritten, not read
+		}
+	}
+	da, db, dc := upload(t, c, a), upload(t, c, b), upload(t, c, cv)
+	// Views starting off elements in: misaligned unless off%4 == 0.
+	va, vb, vc := da.Slice(x.off, da.Len()), db.Slice(x.off, db.Len()), dc.Slice(x.off, dc.Len())
+	if err := Sgemm(s, x.tA, x.tB, x.m, x.n, x.k, x.alpha, va, lda, vb, ldb, x.beta, vc, ldc); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, s, dc)
+	want := append([]float32(nil), cv...)
+	bound := make([]float64, len(want)) // 0: exact
+	if x.k == 0 || x.alpha == 0 {
+		ref.Scale(want[x.off:], x.m, x.n, ldc, x.beta)
+	} else {
+		copy(bound[x.off:], ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a[x.off:], lda, b[x.off:], ldb, x.beta, want[x.off:], ldc))
+	}
+	bad := 0
+	for i := range got {
+		e := bound[i]
+		if got[i] == want[i] || math.Abs(float64(got[i])-float64(want[i])) <= e {
+			continue
+		}
+		if bad++; bad <= 5 {
+			t.Errorf("C[%d] (row %d, col %d) = %v, want %v ± %g", i, (i-x.off)/ldc, (i-x.off)%ldc, got[i], want[i], e)
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%d of %d elements wrong", bad, len(got))
+	}
+}
+
+func TestGPUElementwise(t *testing.T) {
+	c, s := testGPU(t)
+	r := rand.New(rand.NewPCG(1, 1))
+	rows, cols, ld := 1001, 45, 47
+	for act := Identity; act <= Softmax; act++ {
+		for _, withBias := range []bool{false, true} {
+			t.Run(fmt.Sprintf("BiasAct/%v/bias=%v", act, withBias), func(t *testing.T) {
+				y := random(r, rows*ld, 4)
+				copy(y, []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0.1, -0.2, 0, 1e-4, 20, -20})
+				if act == Softmax {
+					y[0], y[1], y[2] = 1, 2, 3
+				}
+				var bias []float32
+				var dbias *Buffer[float32]
+				if withBias {
+					bias = random(r, cols, 0.5)
+					dbias = upload(t, c, bias)
+				}
+				dy := upload(t, c, y)
+				if err := BiasAct(s, act, dy, rows, cols, ld, dbias); err != nil {
+					t.Fatal(err)
+				}
+				want := append([]float32(nil), y...)
+				if act == Softmax {
+					ref.SoftmaxRows(want, bias, rows, cols, ld)
+				} else {
+					ref.BiasAct(int(act), want, rows, cols, ld, bias)
+				}
+				compare(t, "y", read(t, s, dy), want, 2e-6, 1e-5)
+			})
+		}
+		if act == Identity {
+			continue
+		}
+		t.Run(fmt.Sprintf("ActGrad/%v", act), func(t *testing.T) {
+			ldd, ldy := cols+1, cols+3
+			d, y := random(r, rows*ldd, 1), random(r, rows*ldy, 1)
+			if act == Softmax {
+				ref.SoftmaxRows(y, nil, rows, cols, ldy)
+			}
+			dd, dy := upload(t, c, d), upload(t, c, y)
+			if err := ActGrad(s, act, dd, ldd, dy, ldy, rows, cols); err != nil {
+				t.Fatal(err)
+			}
+			want := append([]float32(nil), d...)
+			if act == Softmax {
+				ref.SoftmaxGrad(want, ldd, y, ldy, rows, cols)
+			} else {
+				ref.ActGrad(int(act), want, ldd, y, ldy, rows, cols)
+			}
+			compare(t, "d", read(t, s, dd), want, 1e-6, 1e-5)
+		})
+	}
+	t.Run("BiasGrad", func(t *testing.T) {
+		for _, sh := range [][2]int{{1500, 10}, {1, 1}, {100, 200}, {60000, 33}} {
+			d := random(r, sh[0]*sh[1], 1)
+			db := random(r, sh[1], 1)
+			dd, ddb := upload(t, c, d), upload(t, c, db)
+			if err := BiasGrad(s, ddb, dd, sh[0], sh[1], sh[1]); err != nil {
+				t.Fatal(err)
+			}
+			ref.BiasGrad(db, d, sh[0], sh[1], sh[1])
+			// float32 sums of up to 60000 values in [-1, 1].
+			compare(t, fmt.Sprintf("db(%dx%d)", sh[0], sh[1]), read(t, s, ddb), db, 2e-6*float64(sh[0]), 1e-5)
+		}
+	})
+	t.Run("GatherRows", func(t *testing.T) {
+		srcRows, n := 500, 100
+		src := random(r, srcRows*cols, 1)
+		idx := make([]uint32, n)
+		for i := range idx {
+			idx[i] = uint32(r.IntN(srcRows))
+		}
+		idx[7] = uint32(srcRows + 3)
+		dst := random(r, n*ld, 1)
+		dsrc, ddst := upload(t, c, src), upload(t, c, dst)
+		didx := must[*Buffer[uint32]](t)(Upload(c, idx))
+		defer didx.Free()
+		if err := GatherRows(s, ddst, ld, dsrc, cols, srcRows, didx, n, cols); err != nil {
+			t.Fatal(err)
+		}
+		ref.GatherRows(dst, ld, src, cols, idx, srcRows, n, cols)
+		compare(t, "dst", read(t, s, ddst), dst, 0, 0)
+	})
+}
+
+func TestGPULosses(t *testing.T) {
+	c, s := testGPU(t)
+	rows, cols := 1500, 10
+	ld := cols + 2
+	r := rand.New(rand.NewPCG(2, 2))
+	y := make([]float32, rows*ld)
+	for i := range rows {
+		y[i*ld+r.IntN(cols)] = 1
+	}
+	dy := upload(t, c, y)
+	stats := must[*Buffer[float32]](t)(Alloc[float32](c, Stats))
+	defer stats.Free()
+	const scale = 1.0 / 1500
+	for _, kind := range []string{"SoftmaxCE", "CCE", "MSE"} {
+		for act := Identity; act <= Softmax; act++ {
+			if kind == "SoftmaxCE" && act != Identity {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%v", kind, act), func(t *testing.T) {
+				out := random(r, rows*ld, 3)
+				if kind == "CCE" {
+					for i := range out {
+						out[i] = r.Float32()*0.98 + 0.01
+					}
+				}
+				if act == Softmax {
+					ref.SoftmaxRows(out, nil, rows, cols, ld)
+				}
+				dout := upload(t, c, out)
+				g := make([]float32, rows*ld)
+				dg := upload(t, c, g)
+				if err := stats.Fill(s, 0); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				var loss, hits float64
+				switch kind {
+				case "SoftmaxCE":
+					err = SoftmaxCE(s, dout, ld, dy, ld, dg, ld, rows, cols, scale, stats)
+					loss, hits = ref.SoftmaxCE(out, ld, y, ld, g, ld, rows, cols, scale)
+				case "CCE":
+					err = CCE(s, act, dout, ld, dy, ld, dg, ld, rows, cols, scale, stats)
+					loss, hits = ref.CCE(out, ld, y, ld, g, ld, rows, cols, scale, int(act))
+				case "MSE":
+					err = MSE(s, act, dout, ld, dy, ld, dg, ld, rows, cols, scale, stats)
+					loss, hits = ref.MSE(out, ld, y, ld, g, ld, rows, cols, scale, int(act))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := read(t, s, stats)
+				if !closeTo(st[0], float32(loss), 1e-3, 1e-4) || st[1] != float32(hits) {
+					t.Errorf("stats = %v, want [%v %v]", st, loss, hits)
+				}
+				got := read(t, s, dg)
+				for i := range rows {
+					compare(t, fmt.Sprintf("g[%d]", i), got[i*ld:i*ld+cols], g[i*ld:i*ld+cols], 1e-8, 1e-4)
+				}
+			})
+		}
+	}
+}
+
+func TestGPUOptimizers(t *testing.T) {
+	c, s := testGPU(t)
+	r := rand.New(rand.NewPCG(3, 3))
+	const n = 100000 + 17
+	w, g := random(r, n, 1), random(r, n, 1)
+	dg := upload(t, c, g)
+	t.Run("SGD", func(t *testing.T) {
+		for _, mu := range []float32{0, 0.9} {
+			w := append([]float32(nil), w...)
+			v := make([]float32, n)
+			dw, dv := upload(t, c, w), upload(t, c, v)
+			for range 3 {
+				if err := SGD(s, dw, dg, dv, 0.01, mu); err != nil {
+					t.Fatal(err)
+				}
+				ref.SGD(w, g, v, 0.01, mu)
+			}
+			compare(t, "w", read(t, s, dw), w, 0, 0)
+			compare(t, "v", read(t, s, dv), v, 0, 0)
+		}
+	})
+	t.Run("RMSprop", func(t *testing.T) {
+		w := append([]float32(nil), w...)
+		ms := make([]float32, n)
+		dw, dms := upload(t, c, w), upload(t, c, ms)
+		for range 3 {
+			if err := RMSprop(s, dw, dg, dms, 0.001, 0.9, 1e-7); err != nil {
+				t.Fatal(err)
+			}
+			ref.RMSprop(w, g, ms, 0.001, 0.9, 1e-7)
+		}
+		compare(t, "w", read(t, s, dw), w, 0, 0)
+		compare(t, "ms", read(t, s, dms), ms, 0, 0)
+	})
+	t.Run("Adam", func(t *testing.T) {
+		w := append([]float32(nil), w...)
+		m, v, state := make([]float32, n), make([]float32, n), []float32{1, 1, 0}
+		dw, dm, dv, dst := upload(t, c, w), upload(t, c, m), upload(t, c, v), upload(t, c, state)
+		for range 3 {
+			if err := Adam(s, dw, dg, dm, dv, dst, 0.001, 0.9, 0.999, 1e-7); err != nil {
+				t.Fatal(err)
+			}
+			ref.AdamStep(state, 0.001, 0.9, 0.999)
+			ref.Adam(w, g, m, v, state, 0.9, 0.999, 1e-7)
+		}
+		compare(t, "state", read(t, s, dst), state, 0, 0)
+		compare(t, "w", read(t, s, dw), w, 0, 0)
+		compare(t, "m", read(t, s, dm), m, 0, 0)
+		compare(t, "v", read(t, s, dv), v, 0, 0)
+	})
+}
+
+func TestGPUBudget(t *testing.T) {
+	c, _ := testGPU(t)
+	ctx := must[*Context](t)(c.Device().NewContext()) // its own budget
+	defer ctx.Close()
+	ctx.SetBudget(1 << 20)
+	b := must[*Buffer[float32]](t)(Alloc[float32](ctx, 1<<17)) // 512 KiB
+	_, err := Alloc[float32](ctx, 1<<17+1)
+	var e *Error
+	if !errors.Is(err, ErrOutOfMemory) || !errors.As(err, &e) || e.Requested != 1<<19+4 || e.Budget != 1<<20 || e.InUse != 1<<19 || e.Free <= 0 {
+		t.Fatalf("over the budget: %v (%+v)", err, e)
+	}
+	t.Log(err)
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if _, used, peak := ctx.Budget(); used != 0 || peak != 1<<19 {
+		t.Errorf("used %d, peak %d", used, peak)
+	}
+	// More than the device has: the driver's error, with the details.
+	ctx.SetBudget(0)
+	_, err = Alloc[float32](ctx, int(ctx.Device().TotalMemory))
+	if !errors.Is(err, ErrOutOfMemory) || !errors.As(err, &e) || e.Code != ErrorOutOfMemory || e.Free < 0 {
+		t.Fatalf("over the device: %v", err)
+	}
+	t.Log(err)
+}
+
+func TestGPUModuleErrors(t *testing.T) {
+	c, _ := testGPU(t)
+	const header = ".version 7.0\n.target sm_52\n.address_size 64\n"
+	_, err := c.LoadModule("bad.ptx", header+".visible .entry k()\n{\n\tbogus.instruction %r1;\n\tret;\n}\n")
+	var e *Error
+	if !errors.Is(err, ErrInvalidPTX) || !errors.As(err, &e) || e.Log == "" || e.Module != "bad.ptx" {
+		t.Fatalf("invalid PTX: %v", err)
+	}
+	t.Log(err)
+	_, err = c.LoadModule("future.ptx", ".version 99.9\n.target sm_52\n.address_size 64\n.visible .entry k()\n{\n\tret;\n}\n")
+	if !errors.Is(err, ErrPTXVersion) && !errors.Is(err, ErrInvalidPTX) {
+		t.Fatalf("PTX 99.9: %v", err)
+	}
+	t.Log(err)
+	m := must[*Module](t)(c.LoadModule("ok.ptx", header+".visible .entry k(.param .u32 n)\n{\n\tret;\n}\n"))
+	defer m.Unload()
+	if _, err := m.Function("missing"); err == nil {
+		t.Error("missing function found")
+	}
+	f := must[*Function](t)(m.Function("k"))
+	_, s := testGPU(t)
+	if err := s.Launch(f, Dim3{X: 1}, Dim3{X: 32}, 0, U32(5)); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "cuda: launch of k: argument 0 (n) is .f32, the kernel takes .u32", func() { s.Launch(f, Dim3{}, Dim3{}, 0, F32(5)) })
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGPUGraph captures a small training-like step and replays it.
+func TestGPUGraph(t *testing.T) {
+	c, s := testGPU(t)
+	r := rand.New(rand.NewPCG(4, 4))
+	const n = 1000
+	w, g := random(r, n, 1), random(r, n, 1)
+	v := make([]float32, n)
+	dw, dg, dv := upload(t, c, w), upload(t, c, g), upload(t, c, v)
+	graph, err := s.Capture(func() error {
+		if err := dv.Fill(s, 0); err != nil {
+			return err
+		}
+		if err := SGD(s, dw, dg, dv, 0.5, 0.9); err != nil {
+			return err
+		}
+		return Sgemm(s, gemm.NoTrans, gemm.NoTrans, 10, 100, 0, 1, nil, 1, nil, 100, 0.5, dg, 100) // g *= 0.5
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer graph.Destroy()
+	if got := read(t, s, dw); !equal(got, w) {
+		t.Fatal("capture ran the work")
+	}
+	for range 3 {
+		if err := graph.Launch(s); err != nil {
+			t.Fatal(err)
+		}
+		clear(v)
+		ref.SGD(w, g, v, 0.5, 0.9)
+		ref.Scale(g, 10, 100, 100, 0.5)
+	}
+	compare(t, "w", read(t, s, dw), w, 0, 0)
+	compare(t, "g", read(t, s, dg), g, 0, 0)
+}
+
+func equal(a, b []float32) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+func TestGPUCopiesAndEvents(t *testing.T) {
+	c, s := testGPU(t)
+	const n = 1 << 20
+	h := must[*HostBuffer[float32]](t)(AllocHost[float32](c, n))
+	defer h.Free()
+	for i := range h.Data() {
+		h.Data()[i] = float32(i)
+	}
+	d := must[*Buffer[float32]](t)(Alloc[float32](c, n))
+	defer d.Free()
+	e := must[*Buffer[float32]](t)(Alloc[float32](c, n))
+	defer e.Free()
+	start, end := must[*Event](t)(c.NewEvent()), must[*Event](t)(c.NewEvent())
+	defer start.Destroy()
+	defer end.Destroy()
+	if err := start.Record(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Upload(s, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CopyFrom(s, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Slice(0, n/2).Fill(s, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Download(s, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := end.Record(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := end.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := s.Done(); !done || err != nil {
+		t.Errorf("stream done = %v, %v", done, err)
+	}
+	el, err := Elapsed(start, end)
+	if err != nil || el <= 0 || el > time.Second {
+		t.Errorf("elapsed %v, %v", el, err)
+	}
+	t.Logf("8 MiB up, device copy, fill, down: %v", el)
+	for i, x := range h.Data() {
+		if x != float32(i) {
+			t.Fatalf("h[%d] = %v", i, x)
+		}
+	}
+	got := read(t, s, d)
+	if got[0] != -1 || got[n/2-1] != -1 || got[n/2] != n/2 {
+		t.Errorf("fill: %v %v %v", got[0], got[n/2-1], got[n/2])
+	}
+}
+
+// TestGPUGoroutines uses one context from many goroutines, which move
+// between OS threads.
+func TestGPUGoroutines(t *testing.T) {
+	c, _ := testGPU(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			s, err := c.NewStream()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Destroy()
+			for j := range 20 {
+				v := []float32{float32(i), float32(j), 3}
+				b, err := Upload(c, v)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := Sgemm(s, gemm.NoTrans, gemm.NoTrans, 1, 3, 0, 1, nil, 1, nil, 3, 2, b, 3); err != nil {
+					t.Error(err)
+				}
+				s.Sync()
+				got, err := b.Read()
+				if err != nil || got[0] != 2*v[0] || got[2] != 6 {
+					t.Errorf("goroutine %d: %v %v", i, got, err)
+				}
+				b.Free()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkSgemm reports GFLOP/s measured with events, for square sizes
+// and MLP shapes.
+func BenchmarkSgemm(b *testing.B) {
+	c, s := testGPU(b)
+	shapes := []struct {
+		name    string
+		tA, tB  gemm.Transpose
+		m, n, k int
+	}{
+		{"NN/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.NoTrans, 4096, 4096, 4096},
+		{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
+		{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
+		{"NN/m=1024/n=1024/k=1024", gemm.NoTrans, gemm.NoTrans, 1024, 1024, 1024},
+		{"NN/m=1500/n=200/k=784", gemm.NoTrans, gemm.NoTrans, 1500, 200, 784},
+		{"TN/m=784/n=200/k=1500", gemm.Trans, gemm.NoTrans, 784, 200, 1500},
+	}
+	for _, sh := range shapes {
+		b.Run(sh.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(5, 5))
+			da := upload(b, c, random(r, sh.m*sh.k, 1))
+			db := upload(b, c, random(r, sh.k*sh.n, 1))
+			dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
+			defer dc.Free()
+			lda, ldb := sh.k, sh.n
+			if sh.tA == gemm.Trans {
+				lda = sh.m
+			}
+			if sh.tB == gemm.Trans {
+				ldb = sh.k
+			}
+			run := func() {
+				if err := Sgemm(s, sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, da, lda, db, ldb, 0, dc, sh.n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			run() // warm up
+			start, end := must[*Event](b)(c.NewEvent()), must[*Event](b)(c.NewEvent())
+			defer start.Destroy()
+			defer end.Destroy()
+			start.Record(s)
+			for b.Loop() {
+				run()
+			}
+			end.Record(s)
+			if err := end.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			el, _ := Elapsed(start, end)
+			flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k) * float64(b.N)
+			b.ReportMetric(flops/el.Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkLaunch measures the host cost of queueing a small kernel and
+// of replaying a captured graph of 10 of them.
+func BenchmarkLaunch(b *testing.B) {
+	c, s := testGPU(b)
+	d := upload(b, c, make([]float32, 256))
+	b.Run("kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := BiasAct(s, Sigmoid, d, 1, 256, 256, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Sync()
+	})
+	b.Run("graph10", func(b *testing.B) {
+		g, err := s.Capture(func() error {
+			for range 10 {
+				if err := BiasAct(s, Sigmoid, d, 1, 256, 256, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer g.Destroy()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := g.Launch(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Sync()
+	})
+}

@@ -1,0 +1,91 @@
+package cuda
+
+import (
+	"fmt"
+
+	"github.com/gokernels/gemm/ptx"
+)
+
+// Kernels is the set of embedded kernels of package ptx, loaded into one
+// context.
+type Kernels struct {
+	mods []*Module
+	fns  map[*ptx.Kernel]*Function
+}
+
+// Kernels loads the embedded PTX modules into c the first time it is
+// called and returns them; later calls return the same set. A failed
+// load is retried by the next call.
+func (c *Context) Kernels() (*Kernels, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kernels != nil {
+		return c.kernels, nil
+	}
+	ks := &Kernels{fns: map[*ptx.Kernel]*Function{}}
+	for _, pm := range ptx.Modules() {
+		m, err := c.LoadModule(pm.File, pm.Source)
+		if err != nil {
+			ks.unload()
+			return nil, err
+		}
+		ks.mods = append(ks.mods, m)
+		for _, k := range pm.Kernels {
+			f, err := m.Function(k.Name)
+			if err != nil {
+				ks.unload()
+				return nil, err
+			}
+			// The launchers' table, which a test checks against the PTX.
+			f.params, f.checked = k.Params, true
+			ks.fns[k] = f
+		}
+	}
+	c.kernels = ks
+	return ks, nil
+}
+
+func (ks *Kernels) unload() {
+	for _, m := range ks.mods {
+		m.Unload()
+	}
+}
+
+// Function returns the loaded function of kernel k.
+func (ks *Kernels) Function(k *ptx.Kernel) *Function {
+	f, ok := ks.fns[k]
+	if !ok {
+		panic(fmt.Sprintf("cuda: kernel %s is not one of the embedded kernels", k.Name))
+	}
+	return f
+}
+
+// InfoLog returns the JIT information logs of the modules: registers and
+// memory of every kernel as the driver compiled them for this device.
+func (ks *Kernels) InfoLog() string {
+	var s string
+	for _, m := range ks.mods {
+		s += "== " + m.name + "\n" + m.InfoLog + "\n"
+	}
+	return s
+}
+
+// launch is one kernel launch, built by the launchers of this package
+// without touching the driver, so that tests can check it.
+type launch struct {
+	kernel      *ptx.Kernel
+	grid, block Dim3
+	args        []Arg
+}
+
+// run queues l on s.
+func (l *launch) run(s *Stream) error {
+	if s == nil {
+		panic("cuda: " + l.kernel.Name + " on a nil stream")
+	}
+	ks, err := s.ctx.Kernels()
+	if err != nil {
+		return err
+	}
+	return s.Launch(ks.Function(l.kernel), l.grid, l.block, 0, l.args...)
+}

@@ -1,0 +1,175 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gokernels/gemm"
+	"github.com/gokernels/gemm/ptx"
+)
+
+// Limits of the kernels' index arithmetic and grids.
+const (
+	maxDim     = math.MaxInt32
+	maxGridY   = 65535
+	maxSgemmM  = maxGridY * ptx.SgemmTile
+	rowThreads = 256 // threads per block of the row kernels
+)
+
+// operand is what the argument checks need of a buffer.
+type operand struct {
+	ptr DevicePtr
+	n   int
+	ok  bool // not nil
+	ctx *Context
+}
+
+func opnd[T Elem](op string, b *Buffer[T]) operand {
+	if b == nil {
+		return operand{}
+	}
+	b.live(op)
+	return operand{ptr: b.ptr, n: b.n, ok: true, ctx: b.ctx}
+}
+
+// sameContext panics unless every buffer belongs to the stream's context.
+func sameContext(op string, s *Stream, xs ...operand) {
+	if s == nil {
+		panic("cuda: " + op + " on a nil stream")
+	}
+	for _, x := range xs {
+		if x.ok {
+			s.check(op, x.ctx)
+		}
+	}
+}
+
+// Sgemm queues C = alpha·op(A)·op(B) + beta·C on stream s, where op(A) is
+// m×k, op(B) is k×n and C is m×n, all row-major in device memory with
+// leading dimensions lda, ldb and ldc: the semantics and argument rules of
+// gemm.Sgemm.
+//
+// A is stored m×k when tA is gemm.NoTrans and k×m when it is gemm.Trans; B
+// likewise k×n or n×k. Each leading dimension must be at least max(1,
+// columns as stored), and each buffer must hold (rows−1)·ld + columns
+// elements unless the matrix has no elements, in which case it may be nil.
+// When beta is zero C is overwritten without being read, so it may hold
+// NaN. When alpha is zero or k is zero, A and B are not read and C is only
+// scaled by beta.
+//
+// Sgemm panics, naming the argument, when an argument is invalid or a
+// buffer belongs to another context than s; it returns an error when the
+// driver fails. The work is queued: wait for s before reading C on the
+// host.
+func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int) error {
+	oa, ob, oc := opnd("Sgemm", a), opnd("Sgemm", b), opnd("Sgemm", c)
+	l := sgemmLaunch(tA, tB, m, n, k, alpha, oa, lda, ob, ldb, beta, oc, ldc)
+	sameContext("Sgemm", s, oa, ob, oc)
+	if l == nil {
+		return nil
+	}
+	return l.run(s)
+}
+
+// sgemmLaunch checks the arguments of Sgemm and returns the launch that
+// computes the product: sgemm, scale (k == 0 or alpha == 0), or nil when
+// nothing changes.
+func sgemmLaunch(tA, tB gemm.Transpose, m, n, k int, alpha float32, a operand, lda int, b operand, ldb int, beta float32, c operand, ldc int) *launch {
+	checkTrans("tA", tA)
+	checkTrans("tB", tB)
+	checkDim("m", m, maxSgemmM)
+	checkDim("n", n, maxDim)
+	checkDim("k", k, maxDim)
+	ar, ac := m, k
+	if tA == gemm.Trans {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB == gemm.Trans {
+		br, bc = n, k
+	}
+	checkMatrix("a", "lda", tA, ar, ac, a, lda)
+	checkMatrix("b", "ldb", tB, br, bc, b, ldb)
+	checkMatrix("c", "ldc", gemm.NoTrans, m, n, c, ldc)
+	switch {
+	case m == 0 || n == 0:
+		return nil
+	case k == 0 || alpha == 0:
+		if beta == 1 {
+			return nil
+		}
+		return scaleLaunch(c, m, n, ldc, beta)
+	}
+	var trans uint32
+	if tA == gemm.Trans {
+		trans |= 1
+	}
+	if tB == gemm.Trans {
+		trans |= 2
+	}
+	t := uint32(ptx.SgemmTile)
+	return &launch{
+		kernel: ptx.Sgemm,
+		grid:   Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
+		block:  Dim3{X: ptx.SgemmThreads},
+		args: []Arg{
+			U32(uint32(m)), U32(uint32(n)), U32(uint32(k)), F32(alpha),
+			Ptr(a.ptr), U32(uint32(lda)), Ptr(b.ptr), U32(uint32(ldb)),
+			F32(beta), Ptr(c.ptr), U32(uint32(ldc)), U32(trans),
+		},
+	}
+}
+
+// scaleLaunch returns the launch that sets C = beta·C.
+func scaleLaunch(c operand, m, n, ldc int, beta float32) *launch {
+	g, b := grid2D(m, n)
+	return &launch{kernel: ptx.Scale, grid: g, block: b,
+		args: []Arg{Ptr(c.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(ldc)), F32(beta)}}
+}
+
+// grid2D is the launch geometry of the 2-D element-wise kernels: 32×8
+// blocks, at most 65535 rows of blocks (the kernels walk the rest).
+func grid2D(rows, cols int) (grid, block Dim3) {
+	return Dim3{X: uint32((cols + 31) / 32), Y: uint32(min((rows+7)/8, maxGridY))}, Dim3{X: 32, Y: 8}
+}
+
+// gridRows is the launch geometry of the row kernels: one warp a row.
+func gridRows(rows int) (grid, block Dim3) {
+	return Dim3{X: uint32((rows + ptx.RowsPerBlock - 1) / ptx.RowsPerBlock)}, Dim3{X: rowThreads}
+}
+
+func checkTrans(name string, t gemm.Transpose) {
+	if t != gemm.NoTrans && t != gemm.Trans {
+		panic(fmt.Sprintf("cuda: %s = %d is neither NoTrans nor Trans", name, int(t)))
+	}
+}
+
+func checkDim(name string, v, limit int) {
+	if v < 0 {
+		panic(fmt.Sprintf("cuda: %s = %d < 0", name, v))
+	}
+	if v > limit {
+		panic(fmt.Sprintf("cuda: %s = %d > %d, the largest the kernels support", name, v, limit))
+	}
+}
+
+// checkMatrix checks a rows×cols row-major matrix stored in x with leading
+// dimension ld, as gemm does for slices.
+func checkMatrix(s, ldName string, t gemm.Transpose, rows, cols int, x operand, ld int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("cuda: %s = %d < max(1, %d), the columns of %s as stored (%d×%d, %s)", ldName, ld, cols, s, rows, cols, t))
+	}
+	if ld > maxDim {
+		panic(fmt.Sprintf("cuda: %s = %d > %d, the largest the kernels support", ldName, ld, maxDim))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	need := (rows-1)*ld + cols
+	if !x.ok {
+		panic(fmt.Sprintf("cuda: %s is nil, needed for a %d×%d matrix (%s) with %s = %d", s, rows, cols, t, ldName, ld))
+	}
+	if x.n < need {
+		panic(fmt.Sprintf("cuda: len(%s) = %d < %d, needed for a %d×%d matrix (%s) with %s = %d", s, x.n, need, rows, cols, t, ldName, ld))
+	}
+}

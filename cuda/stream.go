@@ -1,0 +1,204 @@
+package cuda
+
+import (
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+const (
+	streamDefault          = 0 // CU_STREAM_DEFAULT: synchronises with the legacy default stream
+	captureModeThreadLocal = 1 // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+	eventDefault           = 0 // CU_EVENT_DEFAULT: with timing
+)
+
+// Stream is a queue of device work (CUstream). Work on one stream runs in
+// order; work on different streams may overlap.
+type Stream struct {
+	ctx *Context
+	h   uintptr
+}
+
+// NewStream creates a stream. It synchronises with the legacy default
+// stream, which the synchronous copies (Buffer.CopyFromHost, CopyToHost)
+// use: work queued on it after such a copy sees the copied data, and such
+// a copy waits for the work queued before it.
+func (c *Context) NewStream() (*Stream, error) {
+	s := &Stream{ctx: c}
+	if err := c.do("cuStreamCreate", c.drv.fn.cuStreamCreate, uintptr(unsafe.Pointer(&s.h)), streamDefault); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Context returns the stream's context.
+func (s *Stream) Context() *Context { return s.ctx }
+
+// check panics unless s can run work on memory of context c.
+func (s *Stream) check(op string, c *Context) {
+	if s == nil {
+		panic("cuda: " + op + " on a nil stream")
+	}
+	if s.h == 0 {
+		panic("cuda: " + op + " on a destroyed stream")
+	}
+	if c != s.ctx {
+		panic("cuda: " + op + ": buffer or function of another context than the stream's")
+	}
+}
+
+// Sync waits until all work queued on s has finished.
+func (s *Stream) Sync() error {
+	return s.ctx.do("cuStreamSynchronize", s.ctx.drv.fn.cuStreamSynchronize, s.h)
+}
+
+// Done reports whether all work queued on s has finished, without waiting.
+func (s *Stream) Done() (bool, error) {
+	err := s.ctx.do("cuStreamQuery", s.ctx.drv.fn.cuStreamQuery, s.h)
+	if e, ok := err.(*Error); ok && e.Code == errorNotReady {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Destroy destroys the stream once its work is done.
+func (s *Stream) Destroy() error {
+	if s.h == 0 {
+		return nil
+	}
+	h := s.h
+	s.h = 0
+	return s.ctx.do("cuStreamDestroy_v2", s.ctx.drv.fn.cuStreamDestroy, h)
+}
+
+const errorNotReady Result = 600 // CUDA_ERROR_NOT_READY
+
+// Event marks a point in a stream, for waiting and timing (CUevent).
+type Event struct {
+	ctx *Context
+	h   uintptr
+}
+
+// NewEvent creates an event that records time stamps.
+func (c *Context) NewEvent() (*Event, error) {
+	e := &Event{ctx: c}
+	if err := c.do("cuEventCreate", c.drv.fn.cuEventCreate, uintptr(unsafe.Pointer(&e.h)), eventDefault); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Record queues the event on stream s.
+func (e *Event) Record(s *Stream) error {
+	s.check("Event.Record", e.ctx)
+	return e.ctx.do("cuEventRecord", e.ctx.drv.fn.cuEventRecord, e.h, s.h)
+}
+
+// Sync waits until the work before the event's last Record has finished.
+func (e *Event) Sync() error {
+	return e.ctx.do("cuEventSynchronize", e.ctx.drv.fn.cuEventSynchronize, e.h)
+}
+
+// Done reports whether the work before the event's last Record has
+// finished, without waiting.
+func (e *Event) Done() (bool, error) {
+	err := e.ctx.do("cuEventQuery", e.ctx.drv.fn.cuEventQuery, e.h)
+	if x, ok := err.(*Error); ok && x.Code == errorNotReady {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Destroy destroys the event.
+func (e *Event) Destroy() error {
+	if e.h == 0 {
+		return nil
+	}
+	h := e.h
+	e.h = 0
+	return e.ctx.do("cuEventDestroy_v2", e.ctx.drv.fn.cuEventDestroy, h)
+}
+
+// Elapsed returns the device time between two recorded events (resolution
+// about 0.5 µs); both must have completed.
+func Elapsed(start, end *Event) (time.Duration, error) {
+	var ms float32
+	err := start.ctx.do("cuEventElapsedTime", start.ctx.drv.fn.cuEventElapsedTime, uintptr(unsafe.Pointer(&ms)), start.h, end.h)
+	return time.Duration(float64(ms) * float64(time.Millisecond)), err
+}
+
+// Graph is an executable CUDA graph: a recorded sequence of stream work
+// that replays with one launch.
+type Graph struct {
+	ctx         *Context
+	graph, exec uintptr
+}
+
+// Capture records the work that record queues on s (kernel launches,
+// asynchronous copies and fills) into a graph instead of running it, and
+// returns the graph, instantiated. Kernel arguments are recorded by value:
+// replays use the same buffers and scalars, so values that change from
+// one replay to the next must live in device memory.
+//
+// record must queue its work from the calling goroutine, on s, and must
+// not allocate or free device memory or synchronise; the goroutine stays
+// locked to its OS thread meanwhile and the capture is thread-local.
+func (s *Stream) Capture(record func() error) (*Graph, error) {
+	c := s.ctx
+	f := &c.drv.fn
+	if f.cuStreamBeginCapture == 0 || f.cuStreamEndCapture == 0 || f.cuGraphInstantiate == 0 || f.cuGraphLaunch == 0 {
+		return nil, &Error{Op: "cuGraphInstantiateWithFlags", Code: ErrorNotSupported, Name: ErrorNotSupported.String(),
+			Text: "this driver lacks the graph functions (they need a CUDA 11.4 driver or newer); update the NVIDIA driver", Free: -1, Version: c.drv.version}
+	}
+	s.check("Stream.Capture", c)
+	// Load the embedded kernels now: module loading is not allowed while
+	// capturing.
+	if _, err := c.Kernels(); err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := c.do("cuStreamBeginCapture_v2", f.cuStreamBeginCapture, s.h, captureModeThreadLocal); err != nil {
+		return nil, err
+	}
+	recErr := record()
+	g := &Graph{ctx: c}
+	endErr := c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&g.graph)))
+	if recErr != nil || endErr != nil {
+		g.Destroy()
+		if recErr != nil {
+			return nil, recErr
+		}
+		return nil, endErr
+	}
+	if err := c.do("cuGraphInstantiateWithFlags", f.cuGraphInstantiate, uintptr(unsafe.Pointer(&g.exec)), g.graph, 0); err != nil {
+		g.Destroy()
+		return nil, err
+	}
+	return g, nil
+}
+
+// Launch queues a replay of the graph on stream s.
+func (g *Graph) Launch(s *Stream) error {
+	s.check("Graph.Launch", g.ctx)
+	if g.exec == 0 {
+		panic("cuda: Graph.Launch of a destroyed graph")
+	}
+	return g.ctx.do("cuGraphLaunch", g.ctx.drv.fn.cuGraphLaunch, g.exec, s.h)
+}
+
+// Destroy frees the graph.
+func (g *Graph) Destroy() error {
+	var err error
+	if g.exec != 0 {
+		err = g.ctx.do("cuGraphExecDestroy", g.ctx.drv.fn.cuGraphExecDestroy, g.exec)
+		g.exec = 0
+	}
+	if g.graph != 0 {
+		if e := g.ctx.do("cuGraphDestroy", g.ctx.drv.fn.cuGraphDestroy, g.graph); err == nil {
+			err = e
+		}
+		g.graph = 0
+	}
+	return err
+}

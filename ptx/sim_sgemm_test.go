@@ -1,0 +1,186 @@
+package ptx_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gokernels/gemm/ptx"
+	"github.com/gokernels/gemm/ptx/ptxsim"
+	ref "github.com/gokernels/gemm/ptx/ptxtest"
+)
+
+// The tests in sim_*_test.go run the kernels in the PTX simulator against
+// the references of package ref. The same kernels run on a GPU in the tests
+// of package cuda when one is present.
+
+func simModule(t *testing.T, m *ptx.Module) *ptxsim.Module {
+	t.Helper()
+	mod, err := ptxsim.Parse(m.Source)
+	if err != nil {
+		t.Fatalf("%s: %v", m.File, err)
+	}
+	return mod
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
+
+func nan() float32 { return float32(math.NaN()) }
+
+// alloc stores v in mem off elements after a 256-byte aligned address and
+// returns the address of v[0].
+func alloc(mem *ptxsim.Memory, v []float32, off int) uint64 {
+	a := mem.Alloc(4 * (len(v) + off))
+	mem.WriteFloat32s(a+uint64(4*off), v)
+	return a + uint64(4*off)
+}
+
+type gemmCase struct {
+	tA, tB        bool
+	m, n, k       int
+	padA, padB    int // added to the minimal leading dimension
+	padC          int
+	offA, offB    int // elements between the aligned allocation and the matrix
+	offC          int
+	alpha, beta   float32
+	poisonC       bool // fill C with NaN (with beta == 0)
+	wantVectorish bool
+}
+
+func (c gemmCase) String() string {
+	tr := func(b bool) string {
+		if b {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g",
+		tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta)
+}
+
+func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
+	r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n*1000+c.k)))
+	ar, ac := c.m, c.k
+	if c.tA {
+		ar, ac = c.k, c.m
+	}
+	br, bc := c.k, c.n
+	if c.tB {
+		br, bc = c.n, c.k
+	}
+	lda, ldb, ldc := max(ac, 1)+c.padA, max(bc, 1)+c.padB, max(c.n, 1)+c.padC
+	a := randSlice(r, max(ar*lda, 1))
+	b := randSlice(r, max(br*ldb, 1))
+	cv := randSlice(r, max(c.m*ldc, 1))
+	const guard = 12345.5
+	for i := range c.m {
+		for j := c.n; j < ldc; j++ {
+			cv[i*ldc+j] = guard // between rows: must stay
+		}
+		if c.poisonC {
+			for j := range c.n {
+				cv[i*ldc+j] = nan()
+			}
+		}
+	}
+	mem := ptxsim.NewMemory()
+	pa, pb, pc := alloc(mem, a, c.offA), alloc(mem, b, c.offB), alloc(mem, cv, c.offC)
+	var trans uint64
+	if c.tA {
+		trans |= 1
+	}
+	if c.tB {
+		trans |= 2
+	}
+	grid := ptxsim.Dim3{X: (c.n + 127) / 128, Y: (c.m + 127) / 128}
+	err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
+		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
+		pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mem.Float32s(pc, len(cv))
+	want := append([]float32(nil), cv...)
+	bound := ref.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, want, ldc)
+	bad := 0
+	for i := range got {
+		e := bound[i]
+		ok := got[i] == want[i] || math.Abs(float64(got[i])-float64(want[i])) <= e
+		if !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("C[%d,%d] = %v, want %v (bound %g)", i/ldc, i%ldc, got[i], want[i], e)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("... %d wrong elements in all", bad)
+	}
+}
+
+func TestSimSgemm(t *testing.T) {
+	mod := simModule(t, ptx.SgemmModule)
+	var cases []gemmCase
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			// Not multiples of the tile, unaligned rows (scalar loads).
+			cases = append(cases, gemmCase{tA: tA, tB: tB, m: 131, n: 130, k: 19, padA: 1, padB: 3, padC: 2, alpha: 1.5, beta: -0.5})
+			// Aligned everywhere (float4 loads and stores), beta == 0 over NaN.
+			cases = append(cases, gemmCase{tA: tA, tB: tB, m: 132, n: 136, k: 24, alpha: 1, beta: 0, poisonC: true})
+			// Misaligned base pointers with aligned leading dimensions.
+			cases = append(cases, gemmCase{tA: tA, tB: tB, m: 7, n: 9, k: 13, padA: 4, padB: 4, padC: 4, offA: 1, offB: 2, offC: 3, alpha: -2, beta: 1})
+		}
+	}
+	cases = append(cases,
+		gemmCase{m: 1, n: 1, k: 1, alpha: 1, beta: 0},
+		gemmCase{m: 3, n: 2, k: 0, alpha: 1, beta: 2}, // k == 0: beta*C
+		gemmCase{tA: true, m: 1, n: 300, k: 5, alpha: 1, beta: 0, poisonC: true},
+		gemmCase{tB: true, m: 260, n: 3, k: 33, alpha: 0.25, beta: 0, poisonC: true},
+	)
+	if testing.Short() {
+		cases = cases[:4]
+	}
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mod, c) })
+	}
+}
+
+func TestSimScale(t *testing.T) {
+	mod := simModule(t, ptx.SgemmModule)
+	for _, beta := range []float32{0, 2, -0.5} {
+		m, n, ldc := 19, 37, 40
+		r := rand.New(rand.NewPCG(1, 2))
+		c := randSlice(r, m*ldc)
+		if beta == 0 {
+			for i := range c {
+				c[i] = nan()
+			}
+		}
+		for i := range m {
+			c[i*ldc+n] = 7 // guard
+		}
+		mem := ptxsim.NewMemory()
+		pc := alloc(mem, c, 0)
+		// A grid shorter than the rows: the kernel walks the rest.
+		if err := mod.Launch(mem, "scale", ptxsim.Dim3{X: 2, Y: 1}, ptxsim.Dim3{X: 32, Y: 8},
+			pc, uint64(m), uint64(n), uint64(ldc), ptxsim.F32(beta)); err != nil {
+			t.Fatal(err)
+		}
+		got := mem.Float32s(pc, len(c))
+		ref.Scale(c, m, n, ldc, beta)
+		for i := range c {
+			if i%ldc >= n+1 {
+				continue
+			}
+			if got[i] != c[i] && !(got[i] != got[i] && c[i] != c[i]) {
+				t.Fatalf("beta %g: C[%d] = %v, want %v", beta, i, got[i], c[i])
+			}
+		}
+	}
+}
