@@ -117,9 +117,39 @@ def avx512(nz):
     w(f'	JMP {name}_rows1')
     bases = ['SI', 'R13', 'R14']
     offs = ['({b})', '({b})(R11*1)', '({b})(R11*2)', '({b})(R12*1)']
+    # The full-height variant runs four steps of k per iteration and
+    # prefetches three rows of A in each, so that every row is prefetched
+    # once per 16 bytes it advances: with many rows of a large A streaming
+    # from memory, the hardware prefetchers alone fall behind.
+    pf = 256  # bytes ahead: 64 steps of k
+    w('')
+    w(f'{name}_rows12:')
+    w('\tMOVQ CX, R10')
+    w('\tSHRQ $2, R10')
+    w('\tANDQ $3, CX')
+    w('\tTESTQ R10, R10')
+    w(f'\tJEQ {name}_rows12tail')
+    w(f'{name}_rows12x4:')
+    for u in range(4):
+        loadB()
+        for r in range(12):
+            addr = f'{4*u}' + offs[r % 4].format(b=bases[r // 4])
+            for j in range(nz):
+                w(f'\tVFMADD231PS.BCST {addr}, {bz[j]}, {acc(r, j)}')
+        for r in range(3 * u, 3 * u + 3):
+            w(f'\tPREFETCHT0 {pf}' + offs[r % 4].format(b=bases[r // 4]))
+        w('\tADDQ R8, DI')
+    w('\tADDQ $16, SI')
+    w('\tADDQ $16, R13')
+    w('\tADDQ $16, R14')
+    w('\tDECQ R10')
+    w(f'\tJNZ {name}_rows12x4')
+    w(f'{name}_rows12tail:')
+    w('\tTESTQ CX, CX')
+    w(f'\tJEQ {name}_scale')
     for rows in range(12, 0, -1):
         w('')
-        w(f'{name}_rows{rows}:')
+        w(f'{name}_rows{rows}' + ('step:' if rows == 12 else ':'))
         loadB()
         for r in range(rows):
             addr = offs[r % 4].format(b=bases[r // 4])
@@ -132,7 +162,7 @@ def avx512(nz):
             w('	ADDQ $4, R14')
         w('	ADDQ R8, DI')
         w('	DECQ CX')
-        w(f'	JNZ {name}_rows{rows}')
+        w(f'	JNZ {name}_rows{rows}' + ('step' if rows == 12 else ''))
         w(f'	JMP {name}_scale')
     w('')
     w('	// Scale by alpha, then store rows rows-1 … 0, entering the chain at')
