@@ -313,6 +313,14 @@ func (p *pool) lock(method string) {
 	}
 }
 
+// checkOpen panics if the Tiler is closed; p.mu must be held, and is
+// released by the caller's deferred unlock.
+func (p *pool) checkOpen(method string) {
+	if p.closed {
+		panic("gemm: Tiler." + method + " called after Close")
+	}
+}
+
 // Do calls f on consecutive ranges [lo, hi) that together cover [0, n),
 // one range per worker and at most n ranges, and returns when all calls
 // have returned. The calls run concurrently on the Tiler's workers, so f
@@ -348,8 +356,15 @@ func (t *Tiler) Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32,
 	pl := pr.plan(p.kern)
 	ch := choose(&pl, t.strategy, p.workers)
 	if ch.w == 1 && t.strategy == Auto {
-		// Too small to share: run on the caller alone, without waiting
-		// for other callers.
+		// Too small to share: run on the caller alone. When another
+		// caller holds the workers, do not wait for it: borrow a
+		// workspace from the pool instead of the first worker's.
+		if p.mu.TryLock() {
+			defer p.mu.Unlock()
+			p.checkOpen("Sgemm")
+			pl.run(&p.ws[0], 0, m, 0, n)
+			return
+		}
 		p.lock("Sgemm")
 		p.mu.Unlock()
 		ws := getWorkspace()
