@@ -71,9 +71,7 @@ func choose(pl *plan, s Strategy, workers int) choice {
 // gr×gc blocks: its padded multiply-adds and its packing, plus the
 // hand-off when the product is shared.
 func (pl *plan) cost(gr, gc int) int {
-	mr, nr := pl.kern.mr, pl.kern.nr
-	rows := ceilDiv(ceilDiv(pl.m, mr), gr) * mr
-	cols := ceilDiv(ceilDiv(pl.n, nr), gc) * nr
+	rows, cols := pl.share(gr, gc)
 	c := rows*cols*pl.k + pl.touchCost(rows, cols)
 	if gr*gc > 1 {
 		c += handoffCost
@@ -84,14 +82,30 @@ func (pl *plan) cost(gr, gc int) int {
 // splitKCost estimates SplitK's time on w workers: each computes all of C
 // over k/w, then the partials are added up, and there are two hand-offs.
 func (pl *plan) splitKCost(w int) int {
-	mr, nr := pl.kern.mr, pl.kern.nr
-	rows, cols := ceilDiv(pl.m, mr)*mr, ceilDiv(pl.n, nr)*nr
+	rows, cols := pl.share(1, 1)
 	k := ceilDiv(pl.k, w)
 	c := rows*cols*k + pl.touchCost(rows, cols)*k/pl.k
 	// The reduction, shared: writing a partial, reading it back, and
 	// reading and writing C.
 	c += 3 * packCost * pl.m * pl.n * (w - 1) / w
 	return c + 2*handoffCost
+}
+
+// share returns the rows and columns of C that the busiest worker computes
+// when C is split into gr×gc blocks, counted as the kernel pays for them:
+// whole tiles, except that kernels with edges pay only for the rows they
+// compute and a half-width kernel covers narrow last columns.
+func (pl *plan) share(gr, gc int) (rows, cols int) {
+	mr, nr := pl.kern.mr, pl.kern.nr
+	rows = ceilDiv(ceilDiv(pl.m, mr), gr) * mr
+	cols = ceilDiv(ceilDiv(pl.n, nr), gc) * nr
+	if pl.kern.edges {
+		rows = min(rows, pl.m)
+	}
+	if pl.kern.half != nil {
+		cols = min(cols, roundUp(pl.n, nr/2))
+	}
+	return rows, cols
 }
 
 // touchCost is the cost of packing or reading the rows×k part of A and the

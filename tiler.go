@@ -150,12 +150,18 @@ func (p *pool) close() {
 // quit, as the worker count of a signal, tells the workers to exit.
 const quit = 1<<16 - 1
 
-// A waiter polls for spinTime, yielding the processor every spinYield
-// polls, before it sleeps. Products in a loop (an MLP's layers) follow each
-// other within this time, so the workers stay awake between them.
+// A waiter polls for spinTime before it sleeps, reading the clock every
+// spinCheck polls. Products in a loop (an MLP's layers) follow each other
+// within this time, so the workers stay awake between them.
+//
+// Polling never yields the processor: runtime.Gosched would let the
+// scheduler gather the caller and a worker onto one processor, where they
+// take turns, and leave the other processor idle until something wakes it.
+// So polling is only done while every worker can have a processor of its
+// own; with more workers than GOMAXPROCS, waiters sleep at once.
 const (
 	spinTime  = 300 * time.Microsecond
-	spinYield = 1 << 8
+	spinCheck = 1 << 8
 )
 
 // spinner decides when a waiter stops polling and sleeps.
@@ -164,19 +170,29 @@ type spinner struct {
 	start time.Time
 }
 
-// more reports whether to keep polling, yielding now and then.
+// newSpinner returns a spinner for one wait.
+func (p *pool) newSpinner() spinner {
+	if p.workers > runtime.GOMAXPROCS(0) {
+		return spinner{n: -1}
+	}
+	return spinner{}
+}
+
+// more reports whether to keep polling.
 func (s *spinner) more() bool {
+	if s.n < 0 {
+		return false
+	}
 	s.n++
-	if s.n%spinYield != 0 {
+	if s.n%spinCheck != 0 {
 		return true
 	}
-	if s.n == spinYield {
+	if s.n == spinCheck {
 		s.start = time.Now()
 	} else if time.Since(s.start) > spinTime {
 		s.n = 0
 		return false
 	}
-	runtime.Gosched()
 	return true
 }
 
@@ -212,7 +228,7 @@ func (p *pool) work(i int) {
 // await returns the first signal different from last, spinning and then
 // sleeping until there is one.
 func (p *pool) await(i int, last uint64) uint64 {
-	var spin spinner
+	spin := p.newSpinner()
 	for {
 		if s := p.signal.Load(); s != last {
 			return s
@@ -288,7 +304,7 @@ func (p *pool) dispatch(n int) {
 		p.post(n)
 	}
 	p.exec(0)
-	var spin spinner
+	spin := p.newSpinner()
 	for p.pending.Load() != 0 {
 		if spin.more() {
 			continue
