@@ -27,14 +27,10 @@ func (p *problem) plan(kern *kernel) plan {
 	if p.tA == NoTrans {
 		pl.aInPlace = kern.rowA && rowsSpread(p.lda, kern.mr)
 	} else {
-		pl.aInPlace = transInPlace && rowsSpread(p.lda, 16)
+		pl.aInPlace = rowsSpread(p.lda, 16)
 	}
 	return pl
 }
-
-// transInPlace says whether a transposed A is read in place, column by
-// column, rather than packed.
-const transInPlace = true
 
 // rowsSpread reports whether mr rows ld floats apart map to enough distinct
 // L1 sets (64-byte lines, 64 sets) that an 8-way cache holds them all.
