@@ -112,7 +112,7 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 						if kern.edges || mrb == mr && nrb == w {
 							fn(kc, ap, rsA, csA, bp, ldb, c[off:], ldc, pl.alpha, bt, mrb, nrb)
 						} else {
-							edgeTile(fn, w, ws.tile, kc, ap, rsA, csA, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
+							edgeTile(fn, mr, w, ws.tile, kc, ap, rsA, csA, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
 						}
 					}
 				}
@@ -121,10 +121,11 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 	}
 }
 
-// edgeTile computes a partial mrb×nrb tile with a kernel of width w through
-// a full tile of scratch, rounding exactly as the kernel does on a full tile.
-func edgeTile(fn kernelFunc, w int, tile []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
-	fn(k, a, rsA, csA, b, ldb, tile, w, alpha, 0, len(tile)/w, w)
+// edgeTile computes a partial mrb×nrb tile with an mr×w kernel that has no
+// edges of its own, through a full tile of scratch, rounding exactly as the
+// kernel does on a full tile.
+func edgeTile(fn kernelFunc, mr, w int, tile []float32, k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc, mrb, nrb int, alpha, beta float32) {
+	fn(k, a, rsA, csA, b, ldb, tile, w, alpha, 0, mr, w)
 	for i := range mrb {
 		t := tile[i*w : i*w+nrb]
 		row := c[i*ldc : i*ldc+nrb]
