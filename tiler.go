@@ -343,6 +343,9 @@ func (p *pool) checkOpen(method string) {
 // must be safe for that; it must not call the Tiler's own methods. A panic
 // in f is raised again in the caller.
 func (t *Tiler) Do(n int, f func(lo, hi int)) {
+	if f == nil {
+		panic("gemm: Tiler.Do: f is nil")
+	}
 	if n <= 0 {
 		return
 	}

@@ -131,6 +131,9 @@ func TestTilerPanics(t *testing.T) {
 	if msg != "boom" {
 		t.Fatalf("panic in Do: got %q, want boom", msg)
 	}
+	if msg := catch(func() { tl.Do(3, nil) }); msg != "gemm: Tiler.Do: f is nil" {
+		t.Fatalf("Do with nil f: panic %q", msg)
+	}
 	// The Tiler still works after a panic.
 	gc := tilerShapes[0]
 	gc.check(t, tl.Sgemm)
