@@ -318,6 +318,7 @@ func TestSgemmPanics(t *testing.T) {
 		{"len(c) = 8 < 9", func() { Sgemm(NoTrans, NoTrans, 3, 3, 4, 1, a, 4, b, 3, 0, c[:8], 3) }},
 		{"tA = 2 is neither", func() { Sgemm(2, NoTrans, 3, 3, 4, 1, a, 4, b, 3, 0, c, 3) }},
 		{"workers = 0 < 1", func() { NewTiler(0, Auto) }},
+		{"workers = 70000 > 65534", func() { NewTiler(70000, Auto) }},
 		{"unknown strategy 9", func() { NewTiler(1, 9) }},
 	}
 	for _, tc := range cases {

@@ -84,6 +84,9 @@ func newTiler(workers int, s Strategy, kern *kernel) *Tiler {
 	if workers < 1 {
 		panic(fmt.Sprintf("gemm: NewTiler: workers = %d < 1", workers))
 	}
+	if workers >= quit {
+		panic(fmt.Sprintf("gemm: NewTiler: workers = %d > %d", workers, quit-1))
+	}
 	if s < Rows || s > Auto {
 		panic(fmt.Sprintf("gemm: NewTiler: unknown strategy %d", int(s)))
 	}
