@@ -24,7 +24,7 @@ func ParseEntries(src string) ([]*Kernel, error) {
 			return nil, fmt.Errorf("ptx: .entry without a parameter list")
 		}
 		name := strings.TrimSpace(s[:open])
-		if !isIdent(name) {
+		if !IsIdent(name) {
 			return nil, fmt.Errorf("ptx: bad entry name %q", name)
 		}
 		end := strings.IndexByte(s[open:], ')')
@@ -73,7 +73,7 @@ func parseParam(decl string) (Param, error) {
 		}
 	}
 	name := f[len(f)-1]
-	if !isIdent(name) {
+	if !IsIdent(name) {
 		return Param{}, fmt.Errorf("parameter %q: bad name %q", strings.TrimSpace(decl), name)
 	}
 	return Param{Name: name, Type: t}, nil
@@ -104,10 +104,9 @@ func StripComments(src string) string {
 	return string(b)
 }
 
-// isIdent reports whether s is a PTX identifier: a letter, _ or $
-// followed by letters, digits, _ and $ (or % followed by those, for
-// register names).
-func isIdent(s string) bool {
+// IsIdent reports whether s is a PTX identifier (a kernel, parameter or
+// label name): a letter, _ or $ followed by letters, digits, _ and $.
+func IsIdent(s string) bool {
 	if s == "" {
 		return false
 	}

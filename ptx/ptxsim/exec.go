@@ -445,68 +445,68 @@ func vecLen(in *inst) int {
 	return 1
 }
 
-func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
-	addr, space, err := b.addr(t, in, a)
+// access resolves the address of an n-byte load or store and checks its
+// alignment and, in shared memory, its bounds. For global memory it also
+// returns the bytes.
+func (b *block) access(t *thread, in *inst, a *operand, n int) (addr uint64, space string, global []byte, err error) {
+	addr, space, err = b.addr(t, in, a)
 	if err != nil {
-		return nil, err
+		return 0, "", nil, err
 	}
 	if addr%uint64(n) != 0 {
-		return nil, fmt.Errorf("misaligned %s access of %d bytes at %#x", space, n, addr)
+		return 0, "", nil, fmt.Errorf("misaligned %s access of %d bytes at %#x", space, n, addr)
 	}
 	switch space {
 	case "global":
-		return b.mem.bytes(addr, n)
+		global, err = b.mem.bytes(addr, n)
+		return addr, space, global, err
 	case "shared":
 		if addr+uint64(n) > uint64(len(b.shared)) {
-			return nil, fmt.Errorf("shared access of %d bytes at %#x is outside the %d bytes of shared memory", n, addr, len(b.shared))
+			return 0, "", nil, fmt.Errorf("shared access of %d bytes at %#x is outside the %d bytes of shared memory", n, addr, len(b.shared))
 		}
-		for w := addr / 4; w < (addr+uint64(n))/4; w++ {
-			s := &b.words[w]
-			if s.wEpoch < 0 {
-				return nil, fmt.Errorf("read of uninitialised shared memory at %#x", 4*w)
-			}
-			if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
-				return nil, fmt.Errorf("shared-memory race: thread %d reads %#x that thread %d wrote since the last barrier", t.idx, 4*w, s.writer)
-			}
-			if s.rEpoch == b.epoch && s.reader != int32(t.idx) {
-				s.reader = -2
-			} else {
-				s.rEpoch, s.reader = b.epoch, int32(t.idx)
-			}
-		}
-		return b.shared[addr : addr+uint64(n)], nil
+		return addr, space, nil, nil
 	}
-	return nil, fmt.Errorf("unsupported state space %s", space)
+	return 0, "", nil, fmt.Errorf("unsupported state space %s", space)
+}
+
+func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
+	addr, space, global, err := b.access(t, in, a, n)
+	if err != nil || space == "global" {
+		return global, err
+	}
+	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
+		s := &b.words[w]
+		if s.wEpoch < 0 {
+			return nil, fmt.Errorf("read of uninitialised shared memory at %#x", 4*w)
+		}
+		if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
+			return nil, fmt.Errorf("shared-memory race: thread %d reads %#x that thread %d wrote since the last barrier", t.idx, 4*w, s.writer)
+		}
+		if s.rEpoch == b.epoch && s.reader != int32(t.idx) {
+			s.reader = -2
+		} else {
+			s.rEpoch, s.reader = b.epoch, int32(t.idx)
+		}
+	}
+	return b.shared[addr : addr+uint64(n)], nil
 }
 
 func (b *block) store(t *thread, in *inst, a *operand, n int) ([]byte, error) {
-	addr, space, err := b.addr(t, in, a)
-	if err != nil {
-		return nil, err
+	addr, space, global, err := b.access(t, in, a, n)
+	if err != nil || space == "global" {
+		return global, err
 	}
-	if addr%uint64(n) != 0 {
-		return nil, fmt.Errorf("misaligned %s access of %d bytes at %#x", space, n, addr)
-	}
-	switch space {
-	case "global":
-		return b.mem.bytes(addr, n)
-	case "shared":
-		if addr+uint64(n) > uint64(len(b.shared)) {
-			return nil, fmt.Errorf("shared access of %d bytes at %#x is outside the %d bytes of shared memory", n, addr, len(b.shared))
+	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
+		s := &b.words[w]
+		if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
+			return nil, fmt.Errorf("shared-memory race: threads %d and %d write %#x between two barriers", s.writer, t.idx, 4*w)
 		}
-		for w := addr / 4; w < (addr+uint64(n))/4; w++ {
-			s := &b.words[w]
-			if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
-				return nil, fmt.Errorf("shared-memory race: threads %d and %d write %#x between two barriers", s.writer, t.idx, 4*w)
-			}
-			if s.rEpoch == b.epoch && s.reader != int32(t.idx) {
-				return nil, fmt.Errorf("shared-memory race: thread %d writes %#x that thread %d read since the last barrier", t.idx, 4*w, s.reader)
-			}
-			s.wEpoch, s.writer = b.epoch, int32(t.idx)
+		if s.rEpoch == b.epoch && s.reader != int32(t.idx) {
+			return nil, fmt.Errorf("shared-memory race: thread %d writes %#x that thread %d read since the last barrier", t.idx, 4*w, s.reader)
 		}
-		return b.shared[addr : addr+uint64(n)], nil
+		s.wEpoch, s.writer = b.epoch, int32(t.idx)
 	}
-	return nil, fmt.Errorf("unsupported state space %s", space)
+	return b.shared[addr : addr+uint64(n)], nil
 }
 
 func getLE(p []byte, n int) uint64 {

@@ -200,7 +200,7 @@ func Parse(src string) (*Module, error) {
 				continue
 			case fn != nil && depth > 0:
 				// A label?
-				if i := strings.IndexByte(line, ':'); i > 0 && isLabel(line[:i]) {
+				if i := strings.IndexByte(line, ':'); i > 0 && ptx.IsIdent(line[:i]) {
 					l := line[:i]
 					if _, dup := fn.labels[l]; dup {
 						return nil, fmt.Errorf("line %d: label %s defined twice", lineNo, l)
@@ -273,21 +273,6 @@ func Parse(src string) (*Module, error) {
 		}
 	}
 	return m, nil
-}
-
-func isLabel(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r == '$':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // declShared handles ".shared .align A .b8 name[N]".
@@ -502,7 +487,7 @@ func (f *function) parseOperand(s string, isBranch bool) (operand, error) {
 			v = int64(u)
 		}
 		return operand{kind: okImm, imm: uint64(v)}, nil
-	case isLabel(s):
+	case ptx.IsIdent(s):
 		if isBranch {
 			return operand{kind: okLabel, sym: s}, nil
 		}
