@@ -30,6 +30,14 @@ HEADER = '''//go:build !purego
 '''
 
 
+def jump_by_rows(target, off):
+    """Jumps to target + str(rows + off), rows (1–12) being in AX."""
+    for r in range(12, 1, -1):
+        w(f'\tCMPQ AX, ${r}')
+        w(f'\tJEQ {target}{r + off}')
+    w(f'\tJMP {target}{1 + off}')
+
+
 def avx512(nz):
     """12 × 16·nz kernel: accumulators Z0… (row r in Z(nz·r)…), B in Z24…
 
@@ -78,10 +86,12 @@ def avx512(nz):
     w(f'	JEQ {name}_scale')
     w('	CMPQ R11, $1')
     w(f'	JNE {name}_rows')
-    for r in range(12, 1, -1):
-        w(f'	CMPQ AX, ${r}')
-        w(f'	JEQ {name}_packed{r}')
-    w(f'	JMP {name}_packed1')
+    jump_by_rows(f'{name}_packed', 0)
+
+    def store(r, j):
+        """Stores zmm j of row r at DX, masked by K1 if it is the last."""
+        mask = ', K1' if j == last else ''
+        w(f'\tVMOVUPS {acc(r, j)}{mask}, {64*j}(DX)')
 
     def loadB():
         for j in range(nz):
@@ -111,10 +121,7 @@ def avx512(nz):
     w('	LEAQ (R11)(R11*2), R12')
     w('	LEAQ (SI)(R11*4), R13')
     w('	LEAQ (R13)(R11*4), R14')
-    for r in range(12, 1, -1):
-        w(f'	CMPQ AX, ${r}')
-        w(f'	JEQ {name}_rows{r}')
-    w(f'	JMP {name}_rows1')
+    jump_by_rows(f'{name}_rows', 0)
     bases = ['SI', 'R13', 'R14']
     offs = ['({b})', '({b})(R11*1)', '({b})(R11*2)', '({b})(R12*1)']
     # The full-height variant runs four steps of k per iteration and
@@ -180,10 +187,7 @@ def avx512(nz):
     w('	TESTQ R10, R10')
     w(f'	JEQ {name}_store')
     w('	VBROADCASTSS beta+68(FP), Z31')
-    for r in range(12, 1, -1):
-        w(f'	CMPQ AX, ${r}')
-        w(f'	JEQ {name}_load{r-1}')
-    w(f'	JMP {name}_load0')
+    jump_by_rows(f'{name}_load', -1)
     for r in range(11, -1, -1):
         w(f'{name}_load{r}:')
         for j in range(nz):
@@ -194,27 +198,18 @@ def avx512(nz):
             else:
                 w(f'	VMULPS {64*j}(DX), Z31, {t}')
             w(f'	VADDPS {t}, {acc(r, j)}, {acc(r, j)}')
-            if j == last:
-                w(f'	VMOVUPS {acc(r, j)}, K1, {64*j}(DX)')
-            else:
-                w(f'	VMOVUPS {acc(r, j)}, {64*j}(DX)')
+            store(r, j)
         if r > 0:
             w('	SUBQ R9, DX')
     w('	VZEROUPPER')
     w('	RET')
     w('')
     w(f'{name}_store:')
-    for r in range(12, 1, -1):
-        w(f'	CMPQ AX, ${r}')
-        w(f'	JEQ {name}_store{r-1}')
-    w(f'	JMP {name}_store0')
+    jump_by_rows(f'{name}_store', -1)
     for r in range(11, -1, -1):
         w(f'{name}_store{r}:')
         for j in range(nz):
-            if j == last:
-                w(f'	VMOVUPS {acc(r, j)}, K1, {64*j}(DX)')
-            else:
-                w(f'	VMOVUPS {acc(r, j)}, {64*j}(DX)')
+            store(r, j)
         if r > 0:
             w('	SUBQ R9, DX')
     w('	VZEROUPPER')
