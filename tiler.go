@@ -324,20 +324,26 @@ func (p *pool) dispatch(n int) {
 	}
 }
 
+// lock takes p.mu, and panics (releasing it) if the Tiler is closed.
 func (p *pool) lock(method string) {
 	p.mu.Lock()
+	p.mustBeOpen(method)
+}
+
+// mustBeOpen panics, releasing p.mu, if the Tiler is closed; p.mu must be
+// held.
+func (p *pool) mustBeOpen(method string) {
 	if p.closed {
 		p.mu.Unlock()
 		panic("gemm: Tiler." + method + " called after Close")
 	}
 }
 
-// checkOpen panics if the Tiler is closed; p.mu must be held, and is
-// released by the caller's deferred unlock.
+// checkOpen panics if the Tiler is closed, for calls that then run
+// without holding p.mu.
 func (p *pool) checkOpen(method string) {
-	if p.closed {
-		panic("gemm: Tiler." + method + " called after Close")
-	}
+	p.lock(method)
+	p.mu.Unlock()
 }
 
 // Do calls f on consecutive ranges [lo, hi) that together cover [0, n),
@@ -370,8 +376,7 @@ func (t *Tiler) Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32,
 	pr := newProblem(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	p := t.p
 	if pr.trivial() {
-		p.lock("Sgemm")
-		p.mu.Unlock()
+		p.checkOpen("Sgemm")
 		pr.scaleC(0, m)
 		return
 	}
@@ -382,13 +387,12 @@ func (t *Tiler) Sgemm(tA, tB Transpose, m, n, k int, alpha float32, a []float32,
 		// caller holds the workers, do not wait for it: borrow a
 		// workspace from the pool instead of the first worker's.
 		if p.mu.TryLock() {
+			p.mustBeOpen("Sgemm")
 			defer p.mu.Unlock()
-			p.checkOpen("Sgemm")
 			pl.run(&p.ws[0], 0, m, 0, n)
 			return
 		}
-		p.lock("Sgemm")
-		p.mu.Unlock()
+		p.checkOpen("Sgemm")
 		ws := getWorkspace()
 		pl.run(ws, 0, m, 0, n)
 		putWorkspace(ws)
