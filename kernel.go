@@ -41,16 +41,6 @@ var kernels = availableKernels()
 // bestKernel is the kernel used by Sgemm and new Tilers.
 var bestKernel = kernels[0]
 
-// kernelByName returns the kernel with the given name, or nil.
-func kernelByName(name string) *kernel {
-	for _, k := range kernels {
-		if k.name == name {
-			return k
-		}
-	}
-	return nil
-}
-
 // genericKernel is the portable 4×4 kernel, written in Go.
 func genericKernel() *kernel {
 	k := newKernel("go", 4, 4, kernelGo4x4, nil)
