@@ -162,7 +162,7 @@ func TestLoadMNIST(t *testing.T) {
 	if train.Len() != 30 || test.Len() != 20 || train.Inputs != 784 || train.Outputs != 10 {
 		t.Fatalf("train %d×%d→%d, test %d", train.Len(), train.Inputs, train.Outputs, test.Len())
 	}
-	if train.X[7*784+7] != 1 || train.X[7*784+8] != 0 || train.Y[7*10+7] != 1 || train.Y[7*10+6] != 0 {
+	if train.X != nil || train.XDivisor != 255 || train.XBytes[7*784+7] != 255 || train.XBytes[7*784+8] != 0 || train.Y[7*10+7] != 1 || train.Y[7*10+6] != 0 {
 		t.Error("sample 7 is wrong")
 	}
 

@@ -67,7 +67,8 @@ func loadMNISTSet(dir, images, labels string) (*Dataset, error) {
 }
 
 // ClassificationSet returns a Dataset of the images, each pixel scaled to
-// [0, 1] by /255, with one-hot targets of the given number of classes. It
+// [0, 1] by /255 (kept as bytes in XBytes, with XDivisor 255), with one-hot
+// targets of the given number of classes. It
 // returns an error if the counts differ or a label is not below classes.
 func ClassificationSet(img *Images, labels []byte, classes int) (*Dataset, error) {
 	if img.N != len(labels) {
@@ -82,14 +83,7 @@ func ClassificationSet(img *Images, labels []byte, classes int) (*Dataset, error
 			return nil, fmt.Errorf("mlp: label %d of sample %d is not below %d", l, i, classes)
 		}
 	}
-	d := &Dataset{X: make([]float32, len(img.Pixels)), Y: make([]float32, img.N*classes), Inputs: in, Outputs: classes}
-	var scaled [256]float32
-	for i := range scaled {
-		scaled[i] = float32(i) / 255
-	}
-	for i, p := range img.Pixels {
-		d.X[i] = scaled[p]
-	}
+	d := &Dataset{XBytes: img.Pixels, XDivisor: 255, Y: make([]float32, img.N*classes), Inputs: in, Outputs: classes}
 	for i, l := range labels {
 		d.Y[i*classes+int(l)] = 1
 	}

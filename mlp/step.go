@@ -112,7 +112,11 @@ func (n *Network) gatherRows(lo, hi int) {
 		if n.pass.idx != nil {
 			s = n.pass.idx[i]
 		}
-		copy(x[i*ld:i*ld+in], d.X[s*in:s*in+in])
+		if d.X == nil {
+			bytesToFloat(x[i*ld:i*ld+in], d.XBytes[s*in:s*in+in], d.XDivisor)
+		} else {
+			copy(x[i*ld:i*ld+in], d.X[s*in:s*in+in])
+		}
 		copy(n.buf.y[i*out:i*out+out], d.Y[s*out:s*out+out])
 	}
 }

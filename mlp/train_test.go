@@ -187,6 +187,9 @@ func TestTrainErrors(t *testing.T) {
 		{blobs(1, 10, 5, 3, 0.1), nil, TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "training set has 5 inputs"},
 		{good, blobs(1, 10, 4, 2, 0.1), TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "test set has 4 inputs and 2 outputs"},
 		{&Dataset{X: make([]float32, 7), Y: make([]float32, 6), Inputs: 4, Outputs: 3}, nil, TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "not a multiple"},
+		{&Dataset{X: make([]float32, 8), XBytes: make([]byte, 8), Y: make([]float32, 6), Inputs: 4, Outputs: 3}, nil, TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "both X and XBytes"},
+		{&Dataset{XBytes: make([]byte, 8), Y: make([]float32, 6), Inputs: 4, Outputs: 3}, nil, TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "XDivisor = 0"},
+		{&Dataset{XBytes: make([]byte, 7), XDivisor: 255, Y: make([]float32, 6), Inputs: 4, Outputs: 3}, nil, TrainConfig{Epochs: 1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "holds 7 values, not a multiple"},
 		{good, nil, TrainConfig{Epochs: 1, BatchSize: 0, Optimizer: NewSGD(0.1, 0)}, "batch size 0"},
 		{good, nil, TrainConfig{Epochs: -1, BatchSize: 2, Optimizer: NewSGD(0.1, 0)}, "-1 epochs"},
 		{good, nil, TrainConfig{Epochs: 1, BatchSize: 2}, "no optimizer"},
@@ -195,5 +198,43 @@ func TestTrainErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Train: error %v, want one containing %q", err, c.want)
 		}
+	}
+}
+
+// TestByteInputs checks that a Dataset holding its inputs as bytes trains
+// and evaluates exactly like the same data held as float32 values b/255,
+// sliced or whole.
+func TestByteInputs(t *testing.T) {
+	const samples, in, classes = 230, 37, 4
+	f := blobs(4, samples, in, classes, 0.3)
+	b := &Dataset{XBytes: make([]byte, samples*in), XDivisor: 255, Y: f.Y, Inputs: in, Outputs: classes}
+	for i, v := range f.X {
+		q := byte(min(max(v, 0), 1) * 255)
+		b.XBytes[i] = q
+		f.X[i] = float32(q) / 255
+	}
+	if b.Len() != samples {
+		t.Fatalf("Len() = %d, want %d", b.Len(), samples)
+	}
+	arch := Architecture{Sizes: []int{in, 16, classes}, Activations: []Activation{Sigmoid, Softmax}, Loss: SoftmaxCrossEntropy}
+	run := func(train, test *Dataset) ([]float32, float64) {
+		n, err := New(arch, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := gemm.NewTiler(2, gemm.Auto)
+		defer tl.Close()
+		n.SetTilers(tl, nil)
+		var acc float64
+		cfg := TrainConfig{Epochs: 3, BatchSize: 64, Seed: 5, Optimizer: NewRMSprop(), OnEpoch: func(s EpochStats) { acc = s.TestAccuracy }}
+		if err := n.Train(train, test, cfg); err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(n.Params()), acc
+	}
+	pf, af := run(f.Slice(0, 200), f.Slice(200, samples))
+	pb, ab := run(b.Slice(0, 200), b.Slice(200, samples))
+	if !sameBits(pf, pb) || af != ab {
+		t.Errorf("byte inputs train differently from float inputs (test accuracy %v vs %v)", ab, af)
 	}
 }

@@ -26,3 +26,12 @@ func rmspropGo(w, g, ms []float32, lr, rho, eps float32) {
 		w[i] -= float32(lr*gi) / (float32(math.Sqrt(float64(m))) + eps)
 	}
 }
+
+// bytesToFloatGo sets dst[i] = float32(src[i]) / div: a correctly rounded
+// division, as the vector kernels compute it.
+func bytesToFloatGo(dst []float32, src []byte, div float32) {
+	dst = dst[:len(src)]
+	for i, b := range src {
+		dst[i] = float32(b) / div
+	}
+}

@@ -24,6 +24,16 @@ func sigmoidGradAVX512(d, y []float32)
 //go:noescape
 func rmspropAVX512(w, g, ms []float32, lr, rho, omr, eps float32)
 
+// bytesToFloatAVX512 handles any length.
+//
+//go:noescape
+func bytesToFloatAVX512(dst []float32, src []byte, div float32)
+
+// bytesToFloatAVX2 needs a length that is a multiple of 8.
+//
+//go:noescape
+func bytesToFloatAVX2(dst []float32, src []byte, div float32)
+
 // Read-only after start-up.
 var (
 	hasAVX512 = cpu.X86.HasAVX512F
@@ -68,4 +78,24 @@ func rmsprop(w, g, ms []float32, lr, rho, eps float32) {
 		return
 	}
 	rmspropGo(w, g, ms, lr, rho, eps)
+}
+
+// bytesToFloat sets dst[i] = float32(src[i]) / div, as bytesToFloatGo.
+func bytesToFloat(dst []float32, src []byte, div float32) {
+	dst = dst[:len(src)]
+	switch {
+	case hasAVX512:
+		bytesToFloatAVX512(dst, src, div)
+	case hasAVX2:
+		bytesToFloatAVX2Any(dst, src, div)
+	default:
+		bytesToFloatGo(dst, src, div)
+	}
+}
+
+// bytesToFloatAVX2Any runs the AVX2 kernel on any length.
+func bytesToFloatAVX2Any(dst []float32, src []byte, div float32) {
+	n := len(src) &^ 7
+	bytesToFloatAVX2(dst[:n], src[:n], div)
+	bytesToFloatGo(dst[n:], src[n:], div)
 }

@@ -302,3 +302,63 @@ fullRMS:
 
 doneRMS:
 	RET
+
+// func bytesToFloatAVX512(dst []float32, src []byte, div float32)
+// dst[i] = float32(src[i]) / div for i < len(src); any length.
+TEXT ·bytesToFloatAVX512(SB), NOSPLIT, $0-52
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	TESTQ CX, CX
+	JZ   doneB2F
+	VBROADCASTSS div+48(FP), Z28
+	MOVQ $0xffff, AX
+	KMOVW AX, K1
+
+loopB2F:
+	CMPQ CX, $16
+	JAE  fullB2F
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ $16, CX
+
+fullB2F:
+	VPMOVZXBD.Z (SI), K1, Z0
+	VCVTDQ2PS Z0, Z0
+	VDIVPS    Z28, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+	ADDQ      $16, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JNZ       loopB2F
+	VZEROUPPER
+
+doneB2F:
+	RET
+
+// func bytesToFloatAVX2(dst []float32, src []byte, div float32)
+// dst[i] = float32(src[i]) / div for i < len(src); len(src) a multiple
+// of 8.
+TEXT ·bytesToFloatAVX2(SB), NOSPLIT, $0-52
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $3, CX
+	JZ   doneB2F2
+	VBROADCASTSS div+48(FP), Y8
+
+loopB2F2:
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VDIVPS    Y8, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $8, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       loopB2F2
+	VZEROUPPER
+
+doneB2F2:
+	RET

@@ -125,3 +125,56 @@ func TestVectorKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestBytesToFloat checks each byte-conversion kernel the CPU supports
+// against bytesToFloatGo, bit for bit, for every byte value and divisor
+// at every length up to 70, with guard elements past the end.
+func TestBytesToFloat(t *testing.T) {
+	kernels := []struct {
+		name string
+		ok   bool
+		f    func([]float32, []byte, float32)
+	}{
+		{"avx512", hasAVX512, bytesToFloatAVX512},
+		{"avx2", hasAVX2, bytesToFloatAVX2Any},
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, k := range kernels {
+		if !k.ok {
+			t.Logf("%s: not supported by this CPU", k.name)
+			continue
+		}
+		for _, div := range []float32{255, 1, 3, 0.1, 1e-30, 0} {
+			want := make([]float32, 256)
+			bytesToFloatGo(want, all, div)
+			if div == 255 && want[1] != float32(1)/255 {
+				t.Fatalf("bytesToFloatGo(1/255) = %g", want[1])
+			}
+			got := make([]float32, 256)
+			k.f(got, all, div)
+			if i := sameFloats(got, want); i >= 0 {
+				t.Fatalf("%s: %d/%g = %g, want %g", k.name, i, div, got[i], want[i])
+			}
+		}
+		for n := range 70 {
+			src := make([]byte, n)
+			for i := range src {
+				src[i] = byte(r.Uint32())
+			}
+			want := make([]float32, n, n+2)
+			bytesToFloatGo(want, src, 255)
+			got := append(make([]float32, n), 42, 43)
+			k.f(got[:n], src, 255)
+			if got[n] != 42 || got[n+1] != 43 {
+				t.Fatalf("%s: length %d: wrote past the end", k.name, n)
+			}
+			if i := sameFloats(got[:n], want); i >= 0 {
+				t.Fatalf("%s: length %d: element %d is %g, want %g", k.name, n, i, got[i], want[i])
+			}
+		}
+	}
+}

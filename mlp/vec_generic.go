@@ -12,3 +12,6 @@ func sigmoidGrad(d, y []float32) { sigmoidGradGo(d, y[:len(d)]) }
 func rmsprop(w, g, ms []float32, lr, rho, eps float32) {
 	rmspropGo(w, g[:len(w)], ms[:len(w)], lr, rho, eps)
 }
+
+// bytesToFloat sets dst[i] = float32(src[i]) / div.
+func bytesToFloat(dst []float32, src []byte, div float32) { bytesToFloatGo(dst, src, div) }
