@@ -103,16 +103,29 @@ func (n *Network) load(d *Dataset, idx []int, first, rows int) {
 	n.pass.data, n.pass.idx = nil, nil
 }
 
+// gatherAhead is how many rows ahead gatherRows prefetches: about a DRAM
+// latency of conversion work.
+const gatherAhead = 2
+
 func (n *Network) gatherRows(lo, hi int) {
 	d := n.pass.data
 	in, out := d.Inputs, d.Outputs
 	x, ld := n.buf.act[0], actLD(in)
-	for i := lo; i < hi; i++ {
-		s := n.pass.first + i
+	row := func(i int) int {
 		if n.pass.idx != nil {
-			s = n.pass.idx[i]
+			return n.pass.idx[i]
 		}
+		return n.pass.first + i
+	}
+	for i := lo; i < hi; i++ {
+		s := row(i)
 		if d.X == nil {
+			// Shuffled rows are not where the hardware prefetchers
+			// look: ask for the row after next.
+			if i+gatherAhead < hi {
+				p := row(i + gatherAhead)
+				prefetch(d.XBytes[p*in : p*in+in])
+			}
 			bytesToFloat(x[i*ld:i*ld+in], d.XBytes[s*in:s*in+in], d.XDivisor)
 		} else {
 			copy(x[i*ld:i*ld+in], d.X[s*in:s*in+in])

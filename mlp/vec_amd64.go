@@ -34,6 +34,11 @@ func bytesToFloatAVX512(dst []float32, src []byte, div float32)
 //go:noescape
 func bytesToFloatAVX2(dst []float32, src []byte, div float32)
 
+// prefetch asks for the cache lines of b to be loaded; it does not fault.
+//
+//go:noescape
+func prefetch(b []byte)
+
 // Read-only after start-up.
 var (
 	hasAVX512 = cpu.X86.HasAVX512F

@@ -362,3 +362,23 @@ loopB2F2:
 
 doneB2F2:
 	RET
+
+// func prefetch(b []byte)
+// Asks for every cache line of b to be brought into the caches.
+TEXT ·prefetch(SB), NOSPLIT, $0-24
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	TESTQ CX, CX
+	JZ   donePF
+	LEAQ -1(SI)(CX*1), CX // last byte
+	ANDQ $-64, CX
+
+loopPF:
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	CMPQ SI, CX
+	JBE  loopPF
+	PREFETCHT0 (CX)
+
+donePF:
+	RET

@@ -15,3 +15,6 @@ func rmsprop(w, g, ms []float32, lr, rho, eps float32) {
 
 // bytesToFloat sets dst[i] = float32(src[i]) / div.
 func bytesToFloat(dst []float32, src []byte, div float32) { bytesToFloatGo(dst, src, div) }
+
+// prefetch does nothing here.
+func prefetch(b []byte) {}
