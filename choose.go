@@ -94,7 +94,7 @@ func (pl *plan) splitKCost(w int) int {
 // share returns the rows and columns of C that the busiest worker computes
 // when C is split into gr×gc blocks, counted as the kernel pays for them:
 // whole tiles, except that kernels with edges pay only for the rows they
-// compute and a half-width kernel covers narrow last columns.
+// compute and half- and quarter-width kernels cover narrow last columns.
 func (pl *plan) share(gr, gc int) (rows, cols int) {
 	mr, nr := pl.kern.mr, pl.kern.nr
 	rows = ceilDiv(ceilDiv(pl.m, mr), gr) * mr
@@ -102,7 +102,10 @@ func (pl *plan) share(gr, gc int) (rows, cols int) {
 	if pl.kern.edges {
 		rows = min(rows, pl.m)
 	}
-	if pl.kern.half != nil {
+	switch {
+	case pl.kern.quarter != nil:
+		cols = min(cols, roundUp(pl.n, nr/4))
+	case pl.kern.half != nil:
 		cols = min(cols, roundUp(pl.n, nr/2))
 	}
 	return rows, cols

@@ -94,26 +94,27 @@ func (pl *plan) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ld
 						bp = pl.b[pc*pl.ldb+jc+jr:]
 						ldb = pl.ldb
 					}
-					fn, w := kern.fn, nr
-					if kern.half != nil && nrb <= nr/2 {
-						fn, w = kern.half, nr/2
-					}
-					for ir := 0; ir < mc; ir += mr {
-						mrb := min(mr, mc-ir)
-						ap, rsA, csA := ws.a[ir*kc:], 1, mr
-						if pl.aInPlace && (mrb == mr || kern.edges) {
-							if pl.tA == NoTrans {
-								ap, rsA, csA = pl.a[(ic+ir)*pl.lda+pc:], pl.lda, 1
+					for j := 0; j < nrb; {
+						fn, w := kern.pick(nrb - j)
+						cols := min(w, nrb-j)
+						for ir := 0; ir < mc; ir += mr {
+							mrb := min(mr, mc-ir)
+							ap, rsA, csA := ws.a[ir*kc:], 1, mr
+							if pl.aInPlace && (mrb == mr || kern.edges) {
+								if pl.tA == NoTrans {
+									ap, rsA, csA = pl.a[(ic+ir)*pl.lda+pc:], pl.lda, 1
+								} else {
+									ap, csA = pl.a[pc*pl.lda+ic+ir:], pl.lda
+								}
+							}
+							off := (ic+ir)*ldc + jc + jr + j
+							if kern.edges || mrb == mr && cols == w {
+								fn(kc, ap, rsA, csA, bp[j:], ldb, c[off:], ldc, pl.alpha, bt, mrb, cols)
 							} else {
-								ap, csA = pl.a[pc*pl.lda+ic+ir:], pl.lda
+								edgeTile(fn, mr, w, ws.tile, kc, ap, rsA, csA, bp[j:], ldb, c[off:], ldc, mrb, cols, pl.alpha, bt)
 							}
 						}
-						off := (ic+ir)*ldc + jc + jr
-						if kern.edges || mrb == mr && nrb == w {
-							fn(kc, ap, rsA, csA, bp, ldb, c[off:], ldc, pl.alpha, bt, mrb, nrb)
-						} else {
-							edgeTile(fn, mr, w, ws.tile, kc, ap, rsA, csA, bp, ldb, c[off:], ldc, mrb, nrb, pl.alpha, bt)
-						}
+						j += cols
 					}
 				}
 			}

@@ -5,8 +5,8 @@ package gemm
 //
 //	C[0:mr, 0:w] = alpha·(A·B) + beta·C,
 //
-// where w is nr for fn and nr/2 for half (or, for kernels with edges, only
-// the first rows×cols of that), and
+// where w is nr for fn, nr/2 for half and nr/4 for quarter (or, for kernels
+// with edges, only the first rows×cols of that), and
 //
 //   - A(i, p) is at a[i*rsA+p*csA]: column by column when rsA == 1 (a
 //     packed micro-panel, csA == mr, or a transposed matrix read in place,
@@ -25,8 +25,11 @@ type kernel struct {
 	mr, nr int
 	fn     kernelFunc
 	half   kernelFunc // an mr×nr/2 kernel for narrow edges, or nil
-	rowA   bool       // fn and half can read A row by row (csA == 1)
-	edges  bool       // fn and half compute partial tiles (rows < mr, cols < w)
+	// quarter is an mr×nr/4 kernel for narrower edges, or nil; only
+	// kernels with half have one.
+	quarter kernelFunc
+	rowA    bool // fn, half and quarter can read A row by row (csA == 1)
+	edges   bool // fn, half and quarter compute partial tiles (rows < mr, cols < w)
 	blocking
 }
 
@@ -50,6 +53,22 @@ func genericKernel() *kernel {
 
 func newKernel(name string, mr, nr int, fn, half kernelFunc) *kernel {
 	return &kernel{name: name, mr: mr, nr: nr, fn: fn, half: half, blocking: blockingFor(mr, nr, cacheSizes())}
+}
+
+// pick returns the kernel for the first of cols (1 … nr) remaining columns
+// of a micro-panel, and its width w: the narrowest that covers them, except
+// that more than half a panel but at most three quarters goes as a half
+// and then a quarter (on CPUs that run a 512-bit operation as two 256-bit
+// halves, the 8-column kernel takes half the time of the 16-column one).
+// Without edges, kernels are only called on whole panels (cols == nr).
+func (k *kernel) pick(cols int) (fn kernelFunc, w int) {
+	switch {
+	case k.half == nil || cols > 3*k.nr/4:
+		return k.fn, k.nr
+	case k.quarter == nil || cols > k.nr/4:
+		return k.half, k.nr / 2
+	}
+	return k.quarter, k.nr / 4
 }
 
 // withBlocking returns a copy of the kernel with other blocking sizes, for

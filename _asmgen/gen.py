@@ -38,23 +38,31 @@ def jump_by_rows(target, off):
     w(f'\tJMP {target}{1 + off}')
 
 
-def avx512(nz):
-    """12 × 16·nz kernel: accumulators Z0… (row r in Z(nz·r)…), B in Z24…
+def avx512(nz, V='Z'):
+    """12 × lanes·nz kernel: accumulators V0… (row r in V(nz·r)…), B in V24…
 
-    Handles partial tiles itself: rows (1–12) selects one of twelve k loops
-    and the entry into the store chain; the K1 mask selects the columns of
-    the last zmm of each row, for B loads and for C loads and stores.
+    V is Z (zmm, 16 lanes) or Y (ymm, 8 lanes, through AVX-512VL: on CPUs
+    that split zmm operations in two, a ymm FMA costs half a zmm one, so the
+    8-column kernel does a narrow edge in half the time of the 16-column
+    one). Handles partial tiles itself: rows (1–12) selects one of twelve k
+    loops and the entry into the store chain; the K1 mask selects the
+    columns of the last vector of each row, for B loads and for C loads and
+    stores.
     """
-    name = f'kernelAVX512x{16*nz}'
-    acc = lambda r, j: f'Z{nz*r+j}'
-    bz = [f'Z{24+j}' for j in range(nz)]
+    lanes = 16 if V == 'Z' else 8
+    vb = 4 * lanes  # bytes per vector
+    name = f'kernelAVX512x{lanes*nz}'
+    acc = lambda r, j: f'{V}{nz*r+j}'
+    bz = [f'{V}{24+j}' for j in range(nz)]
     last = nz - 1
+    reg = 'zmm' if V == 'Z' else 'ymm'
     w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)')
     w('//')
-    w(f'// MR = 12, NR = {16*nz}: {12*nz} zmm accumulators, row r in Z{nz}r…Z{nz}r+{nz-1}; B rows in')
-    w(f'// {bz[0]}…{bz[-1]}; A elements broadcast from memory by the FMAs themselves.')
+    rng = f'{V}r' if nz == 1 else f'{V}{nz}r…{V}{nz}r+{nz-1}'
+    w(f'// MR = 12, NR = {lanes*nz}: {12*nz} {reg} accumulators, row r in {rng}; B rows in')
+    w(f'// {bz[0] if nz == 1 else bz[0] + "…" + bz[-1]}; A elements broadcast from memory by the FMAs themselves.')
     w('// Only the first rows rows of the tile are computed, read and written, and')
-    w('// of the last 16 columns only those set in mask.')
+    w(f'// of the last {lanes} columns only those set in mask.')
     w(f'TEXT ·{name}(SB), NOSPLIT, $0-96')
     w('	MOVQ k+0(FP), CX')
     w('	MOVQ a+8(FP), SI')
@@ -74,7 +82,7 @@ def avx512(nz):
     w('	MOVQ DX, R10')
     for r in range(12):
         for j in range(0, nz):
-            w(f'	PREFETCHT0 {64*j}(R10)')
+            w(f'	PREFETCHT0 {vb*j}(R10)')
         if r < 11:
             w('	ADDQ R9, R10')
     for r in range(12):
@@ -91,14 +99,14 @@ def avx512(nz):
     def store(r, j):
         """Stores zmm j of row r at DX, masked by K1 if it is the last."""
         mask = ', K1' if j == last else ''
-        w(f'\tVMOVUPS {acc(r, j)}{mask}, {64*j}(DX)')
+        w(f'\tVMOVUPS {acc(r, j)}{mask}, {vb*j}(DX)')
 
     def loadB():
         for j in range(nz):
             if j == last:
-                w(f'	VMOVUPS.Z {64*j}(DI), K1, {bz[j]}')
+                w(f'	VMOVUPS.Z {vb*j}(DI), K1, {bz[j]}')
             else:
-                w(f'	VMOVUPS {64*j}(DI), {bz[j]}')
+                w(f'	VMOVUPS {vb*j}(DI), {bz[j]}')
 
     for rows in range(12, 0, -1):
         w('')
@@ -175,28 +183,28 @@ def avx512(nz):
     w('	// Scale by alpha, then store rows rows-1 … 0, entering the chain at')
     w('	// the last row with DX pointing at it.')
     w(f'{name}_scale:')
-    w('	VBROADCASTSS alpha+64(FP), Z30')
+    w(f'	VBROADCASTSS alpha+64(FP), {V}30')
     for r in range(12):
         for j in range(nz):
             a = acc(r, j)
-            w(f'	VMULPS Z30, {a}, {a}')
+            w(f'	VMULPS {V}30, {a}, {a}')
     w('	LEAQ -1(AX), R10')
     w('	IMULQ R9, R10')
     w('	ADDQ R10, DX')
     w('	MOVQ load+72(FP), R10')
     w('	TESTQ R10, R10')
     w(f'	JEQ {name}_store')
-    w('	VBROADCASTSS beta+68(FP), Z31')
+    w(f'	VBROADCASTSS beta+68(FP), {V}31')
     jump_by_rows(f'{name}_load', -1)
     for r in range(11, -1, -1):
         w(f'{name}_load{r}:')
         for j in range(nz):
-            t = f'Z{26+j}'
+            t = f'{V}{26+j}'
             if j == last:
-                w(f'	VMOVUPS.Z {64*j}(DX), K1, {t}')
-                w(f'	VMULPS {t}, Z31, {t}')
+                w(f'	VMOVUPS.Z {vb*j}(DX), K1, {t}')
+                w(f'	VMULPS {t}, {V}31, {t}')
             else:
-                w(f'	VMULPS {64*j}(DX), Z31, {t}')
+                w(f'	VMULPS {vb*j}(DX), {V}31, {t}')
             w(f'	VADDPS {t}, {acc(r, j)}, {acc(r, j)}')
             store(r, j)
         if r > 0:
@@ -325,6 +333,7 @@ def peak():
 w(HEADER)
 avx512(2)
 avx512(1)
+avx512(1, 'Y')
 avx2()
 peak()
 open('gemm_amd64.s', 'w').write('\n'.join(L) + '\n')
