@@ -69,29 +69,38 @@ func lossRow(l Loss, act Activation, p, z, y, grad []float32, scale float64) flo
 		for _, v := range p {
 			s += float64(v)
 		}
+		inv := 1 / s
+		// Only the outputs with a target other than 0 add to the loss
+		// and to gq = Σ_j dL/dq_j·q_j.
 		var loss, gq float64
-		for j, v := range p {
-			q := float64(v) / s
-			c := min(max(q, clipLo), clipHi)
-			if y[j] != 0 {
-				loss -= float64(y[j]) * math.Log(c)
+		for j, t := range y {
+			if t == 0 {
+				continue
 			}
-			if grad != nil && q >= clipLo && q <= clipHi {
-				gq -= float64(y[j]) / c * q
+			q := float64(p[j]) * inv
+			c := min(max(q, clipLo), clipHi)
+			loss -= float64(t) * math.Log(c)
+			if q >= clipLo && q <= clipHi {
+				gq -= float64(t) / c * q
 			}
 		}
 		if grad == nil {
 			return loss
 		}
-		// dL/dq_j = −y_j/c_j inside the clip range and 0 outside;
-		// dL/dp_k = (dL/dq_k − Σ_j dL/dq_j·q_j)/s.
-		for j, v := range p {
-			q := float64(v) / s
+		// dL/dq_j = −y_j/q_j inside the clip range and 0 outside (so 0
+		// wherever y_j is 0); dL/dp_k = (dL/dq_k − gq)/s.
+		rest := float32(-gq * inv * scale)
+		for j, t := range y {
+			grad[j] = rest
+			if t == 0 {
+				continue
+			}
+			q := float64(p[j]) * inv
 			var g float64
 			if q >= clipLo && q <= clipHi {
-				g = -float64(y[j]) / q
+				g = -float64(t) / q
 			}
-			grad[j] = float32((g - gq) / s * scale)
+			grad[j] = float32((g - gq) * inv * scale)
 		}
 		activationGrad(act, grad, len(grad), p, len(p), len(p), 0, 1)
 		return loss
