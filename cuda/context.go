@@ -38,12 +38,17 @@ type Context struct {
 	mu      sync.Mutex
 	closed  bool
 	kernels *Kernels
+
+	sim *simulator // not nil for NewSimContext
 }
 
 // NewContext retains the device's primary context and returns a handle on
 // it; Close releases it. Each handle has its own budget.
 func (dev *Device) NewContext() (*Context, error) {
 	d := dev.drv
+	if d == nil {
+		panic("cuda: Device.NewContext on the simulated device of NewSimContext")
+	}
 	var h uintptr
 	if err := d.check("cuDevicePrimaryCtxRetain", d.call(d.fn.cuDevicePrimaryCtxRetain, uintptr(unsafe.Pointer(&h)), uintptr(dev.handle))); err != nil {
 		return nil, err
@@ -66,6 +71,9 @@ func (c *Context) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.sim != nil {
+		return nil
+	}
 	d := c.drv
 	return d.check("cuDevicePrimaryCtxRelease_v2", d.call(d.fn.cuDevicePrimaryCtxRelease, uintptr(c.dev.handle)))
 }
@@ -86,6 +94,9 @@ func (c *Context) enter() error {
 //
 //go:uintptrescapes
 func (c *Context) do(op string, fn uintptr, args ...uintptr) error {
+	if c.sim != nil {
+		return notSimulated(op)
+	}
 	if err := c.enter(); err != nil {
 		return err
 	}
@@ -97,6 +108,9 @@ func (c *Context) do(op string, fn uintptr, args ...uintptr) error {
 // Synchronize waits until the device has finished all work of the
 // context.
 func (c *Context) Synchronize() error {
+	if c.sim != nil {
+		return c.sim.sync(nil)
+	}
 	return c.do("cuCtxSynchronize", c.drv.fn.cuCtxSynchronize)
 }
 
@@ -127,6 +141,13 @@ func (c *Context) alloc(op string, n int64) (DevicePtr, error) {
 		}
 		return 0, budgetError(op, n, free, limit, used)
 	}
+	if c.sim != nil {
+		p, err := c.sim.alloc(n)
+		if err != nil {
+			c.budget.release(n)
+		}
+		return p, err
+	}
 	var p DevicePtr
 	if err := c.do("cuMemAlloc_v2", c.drv.fn.cuMemAlloc, uintptr(unsafe.Pointer(&p)), uintptr(n)); err != nil {
 		c.budget.release(n)
@@ -143,6 +164,13 @@ func (c *Context) alloc(op string, n int64) (DevicePtr, error) {
 
 // free frees device memory of n bytes allocated by alloc.
 func (c *Context) free(p DevicePtr, n int64) error {
+	if c.sim != nil {
+		err := c.sim.whileCapturing("cuMemFree_v2")
+		if err == nil {
+			c.budget.release(n)
+		}
+		return err
+	}
 	err := c.do("cuMemFree_v2", c.drv.fn.cuMemFree, uintptr(p))
 	if err == nil {
 		c.budget.release(n)

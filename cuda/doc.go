@@ -14,6 +14,10 @@
 // (Context.LoadModule, Stream.Launch). Stream.Capture records a sequence
 // of such work as a Graph that replays with one launch.
 //
+// NewSimContext gives a Context whose kernels run in the PTX simulator of
+// package ptxsim, on the CPU: code built on this package can be tested,
+// on tiny problems, on machines without a GPU.
+//
 // # Errors
 //
 // Argument misuse (wrong shapes, short buffers, buffers of another context)

@@ -17,6 +17,9 @@ type Kernels struct {
 // called and returns them; later calls return the same set. A failed
 // load is retried by the next call.
 func (c *Context) Kernels() (*Kernels, error) {
+	if c.sim != nil {
+		return nil, notSimulated("cuModuleLoadDataEx")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.kernels != nil {
@@ -82,6 +85,9 @@ type launch struct {
 func (l *launch) run(s *Stream) error {
 	if s == nil {
 		panic("cuda: " + l.kernel.Name + " on a nil stream")
+	}
+	if s.ctx.sim != nil {
+		return s.ctx.sim.launch(s, l)
 	}
 	ks, err := s.ctx.Kernels()
 	if err != nil {

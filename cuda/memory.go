@@ -133,6 +133,9 @@ func (b *Buffer[T]) CopyFromHost(src []T) error {
 	if b.n == 0 {
 		return nil
 	}
+	if b.ctx.sim != nil {
+		return b.ctx.sim.copyHost("cuMemcpyHtoD_v2", b.ptr, hostBytes(src), true)
+	}
 	return b.ctx.do("cuMemcpyHtoD_v2", b.ctx.drv.fn.cuMemcpyHtoD, uintptr(b.ptr), uintptr(unsafe.Pointer(&src[0])), uintptr(b.n*elemSize))
 }
 
@@ -143,6 +146,9 @@ func (b *Buffer[T]) CopyToHost(dst []T) error {
 	b.checkLen("Buffer.CopyToHost", "dst", len(dst))
 	if b.n == 0 {
 		return nil
+	}
+	if b.ctx.sim != nil {
+		return b.ctx.sim.copyHost("cuMemcpyDtoH_v2", b.ptr, hostBytes(dst), false)
 	}
 	return b.ctx.do("cuMemcpyDtoH_v2", b.ctx.drv.fn.cuMemcpyDtoH, uintptr(unsafe.Pointer(&dst[0])), uintptr(b.ptr), uintptr(b.n*elemSize))
 }
@@ -164,6 +170,9 @@ func (b *Buffer[T]) CopyFrom(s *Stream, src *Buffer[T]) error {
 	s.check("Buffer.CopyFrom", b.ctx)
 	if b.n == 0 {
 		return nil
+	}
+	if s.ctx.sim != nil {
+		return s.ctx.sim.copyDevice(s, b.ptr, src.ptr, b.n*elemSize)
 	}
 	return s.ctx.do("cuMemcpyDtoDAsync_v2", s.ctx.drv.fn.cuMemcpyDtoDAsync, uintptr(b.ptr), uintptr(src.ptr), uintptr(b.n*elemSize), s.h)
 }
@@ -202,6 +211,9 @@ func (b *Buffer[T]) Fill(s *Stream, v T) error {
 		return nil
 	}
 	bits := *(*uint32)(unsafe.Pointer(&v))
+	if s.ctx.sim != nil {
+		return s.ctx.sim.fill(s, b.ptr, bits, b.n)
+	}
 	return s.ctx.do("cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async, uintptr(b.ptr), uintptr(bits), uintptr(b.n), s.h)
 }
 

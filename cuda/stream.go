@@ -25,6 +25,10 @@ type Stream struct {
 // a copy waits for the work queued before it.
 func (c *Context) NewStream() (*Stream, error) {
 	s := &Stream{ctx: c}
+	if c.sim != nil {
+		s.h = c.sim.newStream()
+		return s, nil
+	}
 	if err := c.do("cuStreamCreate", c.drv.fn.cuStreamCreate, uintptr(unsafe.Pointer(&s.h)), streamDefault); err != nil {
 		return nil, err
 	}
@@ -49,11 +53,17 @@ func (s *Stream) check(op string, c *Context) {
 
 // Sync waits until all work queued on s has finished.
 func (s *Stream) Sync() error {
+	if s.ctx.sim != nil {
+		return s.ctx.sim.sync(s)
+	}
 	return s.ctx.do("cuStreamSynchronize", s.ctx.drv.fn.cuStreamSynchronize, s.h)
 }
 
 // Done reports whether all work queued on s has finished, without waiting.
 func (s *Stream) Done() (bool, error) {
+	if s.ctx.sim != nil {
+		return true, nil
+	}
 	err := s.ctx.do("cuStreamQuery", s.ctx.drv.fn.cuStreamQuery, s.h)
 	if e, ok := err.(*Error); ok && e.Code == errorNotReady {
 		return false, nil
@@ -68,6 +78,9 @@ func (s *Stream) Destroy() error {
 	}
 	h := s.h
 	s.h = 0
+	if s.ctx.sim != nil {
+		return nil
+	}
 	return s.ctx.do("cuStreamDestroy_v2", s.ctx.drv.fn.cuStreamDestroy, h)
 }
 
@@ -132,6 +145,7 @@ func Elapsed(start, end *Event) (time.Duration, error) {
 type Graph struct {
 	ctx         *Context
 	graph, exec uintptr
+	sim         []func() error // the recorded work, on the simulator
 }
 
 // Capture records the work that record queues on s (kernel launches,
@@ -145,6 +159,10 @@ type Graph struct {
 // locked to its OS thread meanwhile and the capture is thread-local.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
+	if c.sim != nil {
+		s.check("Stream.Capture", c)
+		return c.sim.capture(s, record)
+	}
 	f := &c.drv.fn
 	if f.cuStreamBeginCapture == 0 || f.cuStreamEndCapture == 0 || f.cuGraphInstantiate == 0 || f.cuGraphLaunch == 0 {
 		return nil, &Error{Op: "cuGraphInstantiateWithFlags", Code: ErrorNotSupported, Name: ErrorNotSupported.String(),
@@ -184,11 +202,18 @@ func (g *Graph) Launch(s *Stream) error {
 	if g.exec == 0 {
 		panic("cuda: Graph.Launch of a destroyed graph")
 	}
+	if g.ctx.sim != nil {
+		return g.ctx.sim.replay(s, g)
+	}
 	return g.ctx.do("cuGraphLaunch", g.ctx.drv.fn.cuGraphLaunch, g.exec, s.h)
 }
 
 // Destroy frees the graph.
 func (g *Graph) Destroy() error {
+	if g.ctx.sim != nil {
+		g.exec, g.sim = 0, nil
+		return nil
+	}
 	var err error
 	if g.exec != 0 {
 		err = g.ctx.do("cuGraphExecDestroy", g.ctx.drv.fn.cuGraphExecDestroy, g.exec)

@@ -41,6 +41,10 @@ func (m *Memory) bytes(addr uint64, n int) ([]byte, error) {
 	return m.allocs[i].data[off : off+uint64(n)], nil
 }
 
+// Bytes returns the n bytes at addr, which must lie inside one
+// allocation: the memory itself, not a copy.
+func (m *Memory) Bytes(addr uint64, n int) ([]byte, error) { return m.bytes(addr, n) }
+
 // AllocFloat32s allocates len(v) floats holding v.
 func (m *Memory) AllocFloat32s(v []float32) uint64 {
 	a := m.Alloc(4 * len(v))

@@ -1,0 +1,155 @@
+package cuda
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/gokernels/gemm"
+	ref "github.com/gokernels/gemm/ptx/ptxtest"
+)
+
+// The tests of this file run the public API on the simulated device of
+// NewSimContext.
+
+func simStream(t *testing.T) (*Context, *Stream) {
+	t.Helper()
+	c := NewSimContext()
+	s, err := c.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func TestSimContextBuffers(t *testing.T) {
+	c, s := simStream(t)
+	if c.Device().Name != "PTX simulator" {
+		t.Errorf("device %v", c.Device())
+	}
+	b := must[*Buffer[float32]](t)(Upload(c, []float32{1, 2, 3, 4, 5}))
+	if got := read(t, s, b); !equal(got, []float32{1, 2, 3, 4, 5}) {
+		t.Errorf("Upload/Read: %v", got)
+	}
+	if err := b.Slice(1, 3).Fill(s, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Slice(3, 5).CopyFrom(s, b.Slice(0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, b); !equal(got, []float32{1, -1, -1, 1, -1}) {
+		t.Errorf("Fill and CopyFrom: %v", got)
+	}
+	u := must[*Buffer[uint32]](t)(Alloc[uint32](c, 3))
+	if err := u.Fill(s, 0xdeadbeef); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := u.Read(); err != nil || got[0] != 0xdeadbeef || got[2] != 0xdeadbeef {
+		t.Errorf("uint32 Fill: %x, %v", got, err)
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if _, used, _ := c.Budget(); used != 12 {
+		t.Errorf("budget in use %d after freeing, want 12", used)
+	}
+	c.SetBudget(16)
+	if _, err := Alloc[float32](c, 2); !errors.Is(err, ErrOutOfMemory) {
+		t.Errorf("allocation over the budget: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSimContextSgemm(t *testing.T) {
+	c, s := simStream(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	m, n, k := 9, 7, 13
+	a, b, cc := random(r, m*k, 1), random(r, n*k, 1), random(r, m*n, 1)
+	da, db, dc := upload(t, c, a), upload(t, c, b), upload(t, c, cc)
+	if err := Sgemm(s, gemm.NoTrans, gemm.Trans, m, n, k, 1.5, da, k, db, k, 0.5, dc, n); err != nil {
+		t.Fatal(err)
+	}
+	bound := ref.Sgemm(false, true, m, n, k, 1.5, a, k, b, k, 0.5, cc, n)
+	got := read(t, s, dc)
+	for i := range got {
+		if !closeTo(got[i], cc[i], bound[i], 0) {
+			t.Fatalf("C[%d] = %v, want %v", i, got[i], cc[i])
+		}
+	}
+}
+
+func TestSimContextGraph(t *testing.T) {
+	c, s := simStream(t)
+	const n = 300
+	w := upload(t, c, make([]float32, n))
+	g := upload(t, c, make([]float32, n))
+	m := upload(t, c, make([]float32, n))
+	v := upload(t, c, make([]float32, n))
+	state := upload(t, c, []float32{1, 1, 0})
+	if err := g.Fill(s, 1); err != nil {
+		t.Fatal(err)
+	}
+	step, err := s.Capture(func() error {
+		// Not allowed while capturing.
+		if _, err := Alloc[float32](c, 1); err == nil || !strings.Contains(err.Error(), "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED") {
+			t.Errorf("Alloc while capturing: %v", err)
+		}
+		if err := w.CopyFromHost(make([]float32, n)); err == nil {
+			t.Error("CopyFromHost while capturing succeeded")
+		}
+		if err := s.Sync(); err == nil {
+			t.Error("Sync while capturing succeeded")
+		}
+		return Adam(s, w, g, m, v, state, 0.01, 0.9, 0.999, 1e-7)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, w); got[0] != 0 {
+		t.Fatalf("capturing ran the work: w[0] = %v", got[0])
+	}
+	wr, gr, mr, vr, sr := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), []float32{1, 1, 0}
+	for i := range gr {
+		gr[i] = 1
+	}
+	for range 3 {
+		if err := step.Launch(s); err != nil {
+			t.Fatal(err)
+		}
+		ref.AdamStep(sr, 0.01, 0.9, 0.999)
+		ref.Adam(wr, gr, mr, vr, sr, 0.9, 0.999, 1e-7)
+	}
+	compare(t, "w after 3 replays", read(t, s, w), wr, 0, 0)
+	compare(t, "state after 3 replays", read(t, s, state), sr, 0, 0)
+	if err := step.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "cuda: Graph.Launch of a destroyed graph", func() { step.Launch(s) })
+	if _, err := Alloc[float32](c, 1); err != nil {
+		t.Errorf("Alloc after the capture: %v", err)
+	}
+}
+
+func TestSimContextUnsupported(t *testing.T) {
+	c, s := simStream(t)
+	for name, f := range map[string]func() error{
+		"LoadModule": func() error { _, err := c.LoadModule("x.ptx", ".version 7.0"); return err },
+		"NewEvent":   func() error { _, err := c.NewEvent(); return err },
+		"MemInfo":    func() error { _, _, err := c.MemInfo(); return err },
+		"AllocHost":  func() error { _, err := AllocHost[float32](c, 4); return err },
+		"Kernels":    func() error { _, err := c.Kernels(); return err },
+	} {
+		err := f()
+		var e *Error
+		if !errors.As(err, &e) || e.Code != ErrorNotSupported || !strings.Contains(err.Error(), "simulated device") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := s.Destroy(); err != nil {
+		t.Error(err)
+	}
+	mustPanic(t, "cuda: Device.NewContext on the simulated device of NewSimContext", func() { c.Device().NewContext() })
+}
