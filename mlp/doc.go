@@ -24,6 +24,12 @@
 // with gemm.Rows, gemm.Cols or gemm.Grid it is also the same for every
 // worker count.
 //
+// Network.TrainCUDA and Network.EvaluateCUDA do the same on an NVIDIA GPU
+// through package cuda, which needs only the driver: the same batches and
+// steps on the same layout, with the data, the parameters and the
+// optimizer's state kept on the device and each step replayed as a CUDA
+// graph.
+//
 // The package also reads the MNIST data set from its IDX files and saves
 // and loads trained networks in a small versioned binary format (see
 // Network.Save).
