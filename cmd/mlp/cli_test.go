@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/gokernels/gemm/cuda"
 	"github.com/gokernels/gemm/mlp"
 )
 
@@ -129,6 +131,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"train", "-lr", "NaN"}, "-lr NaN"},
 		{[]string{"train", "-epochs", "-1"}, "-epochs -1"},
 		{[]string{"train", "-backend", "tpu"}, `-backend "tpu": want cpu or cuda`},
+		{[]string{"train", "-backend", "cuda", "-device", "-1"}, "-device -1: want 0 or more"},
+		{[]string{"eval", "-load", "x", "-device", "1"}, "-device is for -backend cuda"},
 		{[]string{"train", "-nope"}, "flag provided but not defined: -nope"},
 		{[]string{"train", "extra"}, `unexpected argument "extra"`},
 		{[]string{"train", "-load", "x.mlp", "-layers", "784,10"}, "-layers cannot be used with -load"},
@@ -155,7 +159,6 @@ func TestRuntimeErrors(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"train", "-backend", "cuda"}, []string{"-backend cuda is not available yet"}},
 		{[]string{"train", "-data", empty}, []string{"MNIST data not found in " + empty, mlp.MNISTTrainImages, "-data must name a folder"}},
 		{[]string{"eval", "-load", junk, "-data", data}, []string{"not a valid network file", "wrong magic number", junk}},
 		{[]string{"eval", "-load", filepath.Join(empty, "none.mlp"), "-data", data}, []string{"none.mlp", "no such file"}},
@@ -180,7 +183,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	_, out, _ := runCmd("train", "-h")
-	for _, f := range []string{"-layers", "-activation", "-loss", "-optimizer", "-lr", "-epochs", "-batch", "-workers", "-strategy", "-seed", "-data", "-save", "-load", "-backend"} {
+	for _, f := range []string{"-layers", "-activation", "-loss", "-optimizer", "-lr", "-epochs", "-batch", "-workers", "-strategy", "-seed", "-data", "-save", "-load", "-backend", "-device"} {
 		if !strings.Contains(out, "  "+f+" ") {
 			t.Errorf("train -h does not document %s", f)
 		}
@@ -202,4 +205,66 @@ func TestProgress(t *testing.T) {
 	var nilBar *progress
 	nilBar.update(1, 2)
 	nilBar.clear()
+}
+
+// TestCUDABackend runs -backend cuda. Without a driver or a device it must
+// say which in one line, before loading any data (the data folder here is
+// empty), and exit with status 1; with a GPU it must train as the CPU does.
+func TestCUDABackend(t *testing.T) {
+	empty := t.TempDir()
+	probe := cuda.Probe(0)
+	if errors.Is(probe, cuda.ErrNoDriver) || errors.Is(probe, cuda.ErrNoDevice) {
+		want := "-backend cuda: no CUDA driver: "
+		if errors.Is(probe, cuda.ErrNoDevice) {
+			want = "-backend cuda: no CUDA device 0: "
+		}
+		for _, args := range [][]string{
+			{"train", "-backend", "cuda", "-data", empty},
+			{"train", "-backend", "cuda", "-device", "0", "-load", filepath.Join(empty, "none.mlp"), "-data", empty},
+			{"eval", "-backend", "cuda", "-load", filepath.Join(empty, "none.mlp"), "-data", empty},
+		} {
+			code, out, errOut := runCmd(args...)
+			if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "or use -backend cpu") {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and one line containing %q", args, code, out, errOut, want)
+			}
+		}
+		t.Skipf("the rest needs a GPU: %v", probe)
+	}
+	if probe != nil {
+		t.Fatal(probe)
+	}
+	code, _, errOut := runCmd("train", "-backend", "cuda", "-device", "4096", "-data", empty)
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "-backend cuda: no CUDA device 4096: ") {
+		t.Errorf("-device 4096: exit %d, stderr %q", code, errOut)
+	}
+	data := writeMNIST(t, 300, 100)
+	model := filepath.Join(t.TempDir(), "net.mlp")
+	var outs [2][]string
+	for i, backend := range []string{"cpu", "cuda"} {
+		code, out, errOut := runCmd("train", "-backend", backend, "-data", data, "-layers", "784,32,10", "-epochs", "3", "-batch", "64",
+			"-optimizer", "adam", "-lr", "0.01", "-save", model)
+		if code != 0 || errOut != "" {
+			t.Fatalf("train -backend %s: exit %d, stderr %q", backend, code, errOut)
+		}
+		outs[i] = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	}
+	lines := outs[1]
+	if len(lines) != 6 || !regexp.MustCompile(`^cuda: .+ \(sm_\d+, \d+ SMs\), device 0$`).MatchString(lines[0]) {
+		t.Fatalf("train -backend cuda printed:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, l := range lines[1:4] {
+		if !epochLine.MatchString(l) {
+			t.Errorf("epoch line %q", l)
+		}
+		if cpu := outs[0][i+1]; l[:strings.Index(l, " - test_acc")] != cpu[:strings.Index(cpu, " - test_acc")] {
+			t.Logf("epoch %d: cuda %q, cpu %q", i+1, l, cpu)
+		}
+	}
+	if lines[5] != outs[0][5] {
+		t.Errorf("cuda ended with %q, cpu with %q", lines[5], outs[0][5])
+	}
+	code, out, errOut := runCmd("eval", "-backend", "cuda", "-load", model, "-data", data)
+	if code != 0 || errOut != "" || !strings.HasSuffix(out, lines[5]+"\n") {
+		t.Errorf("eval -backend cuda: exit %d, stdout %q, stderr %q; train ended with %q", code, out, errOut, lines[5])
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/gokernels/gemm"
 	"github.com/gokernels/gemm/mlp"
 )
 
@@ -18,17 +17,12 @@ func command(cmd string, args []string, stdout io.Writer, terminal bool) error {
 	if err != nil {
 		return err
 	}
-	if c.backend == "cuda" {
-		return errors.New("mlp: -backend cuda is not available yet (it arrives with the GPU support); use -backend cpu")
+	be, where, err := openBackend(c)
+	if err != nil {
+		return err
 	}
-	tiler := gemm.NewTiler(c.workers, c.strategy)
-	defer tiler.Close()
-	cpus := availableCPUs()
-	plural := "s"
-	if cpus == 1 {
-		plural = ""
-	}
-	fmt.Fprintf(stdout, "cpu: %d workers (of %d CPU%s), strategy %v, kernel %s\n", c.workers, cpus, plural, c.strategy, tiler.Kernel())
+	defer be.close()
+	fmt.Fprintln(stdout, where)
 
 	var net *mlp.Network
 	if c.load != "" {
@@ -38,7 +32,7 @@ func command(cmd string, args []string, stdout io.Writer, terminal bool) error {
 	} else if net, err = mlp.New(c.architecture(), c.seed); err != nil {
 		return err
 	}
-	net.SetTilers(tiler, nil)
+	be.use(net)
 	train, test, err := loadData(c.data)
 	if err != nil {
 		return err
@@ -48,7 +42,7 @@ func command(cmd string, args []string, stdout io.Writer, terminal bool) error {
 	}
 
 	if cmd == "eval" {
-		loss, acc, err := net.Evaluate(test, c.batch)
+		loss, acc, err := be.evaluate(net, test, c.batch)
 		if err != nil {
 			return err
 		}
@@ -81,12 +75,12 @@ func command(cmd string, args []string, stdout io.Writer, terminal bool) error {
 		bar.epoch, bar.epochs = 1, c.epochs
 		cfg.OnBatch = bar.update
 	}
-	if err := net.Train(train, test, cfg); err != nil {
+	if err := be.train(net, train, test, cfg); err != nil {
 		return err
 	}
 	acc := last.TestAccuracy
 	if c.epochs == 0 {
-		if _, acc, err = net.Evaluate(test, c.batch); err != nil {
+		if _, acc, err = be.evaluate(net, test, c.batch); err != nil {
 			return err
 		}
 	}

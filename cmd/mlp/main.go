@@ -15,6 +15,12 @@
 // The first line of output says what runs where, for example
 //
 //	cpu: 2 workers (of 2 CPUs), strategy auto, kernel avx512
+//	cuda: NVIDIA H100 80GB HBM3 (sm_90, 132 SMs), device 0
+//
+// the second with -backend cuda, which trains and evaluates on a GPU
+// (-device N picks it) and needs only the NVIDIA driver; without a driver
+// or without the device it says which, and what to check, in one line on
+// standard error and exits with status 1 before loading anything.
 //
 // then training prints one line per epoch,
 //
