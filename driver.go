@@ -35,9 +35,9 @@ func (p *problem) plan(kern *kernel) plan {
 // rowsSpread reports whether mr rows ld floats apart map to enough distinct
 // L1 sets (64-byte lines, 64 sets) that an 8-way cache holds them all.
 func rowsSpread(ld, mr int) bool {
-	var sets [64]int
-	for r := range mr {
-		s := (r * ld * 4 / 64) % 64
+	var sets [64]uint8
+	for r := range uint(mr) {
+		s := r * uint(ld) * 4 / 64 % 64
 		sets[s]++
 		if sets[s] > 4 {
 			return false
