@@ -218,6 +218,11 @@ func parseFlags(cmd string, args []string, stdout io.Writer) (*config, error) {
 	if set["device"] && c.backend != "cuda" {
 		return nil, badUsage("-device is for -backend cuda")
 	}
+	for _, f := range []string{"workers", "strategy"} {
+		if set[f] && c.backend == "cuda" {
+			return nil, badUsage("-%s is for -backend cpu", f)
+		}
+	}
 	return c, nil
 }
 

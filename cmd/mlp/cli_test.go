@@ -133,6 +133,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"train", "-backend", "tpu"}, `-backend "tpu": want cpu or cuda`},
 		{[]string{"train", "-backend", "cuda", "-device", "-1"}, "-device -1: want 0 or more"},
 		{[]string{"eval", "-load", "x", "-device", "1"}, "-device is for -backend cuda"},
+		{[]string{"train", "-backend", "cuda", "-workers", "2"}, "-workers is for -backend cpu"},
+		{[]string{"train", "-backend", "cuda", "-strategy", "rows"}, "-strategy is for -backend cpu"},
 		{[]string{"train", "-nope"}, "flag provided but not defined: -nope"},
 		{[]string{"train", "extra"}, `unexpected argument "extra"`},
 		{[]string{"train", "-load", "x.mlp", "-layers", "784,10"}, "-layers cannot be used with -load"},
