@@ -70,30 +70,6 @@ func (n *Network) EvaluateCUDA(ctx *cuda.Context, d *Dataset, batchSize int) (lo
 	return g.evaluate(gd)
 }
 
-// checkTrain returns Train's error for data or a configuration that does
-// not fit the network.
-func (n *Network) checkTrain(method string, train, test *Dataset, cfg TrainConfig) error {
-	if err := train.checkFor(n, "training set"); err != nil {
-		return err
-	}
-	if test != nil {
-		if err := test.checkFor(n, "test set"); err != nil {
-			return err
-		}
-	}
-	switch {
-	case cfg.Epochs < 0:
-		return fmt.Errorf("mlp: %s: %d epochs", method, cfg.Epochs)
-	case cfg.BatchSize < 1:
-		return fmt.Errorf("mlp: %s: batch size %d < 1", method, cfg.BatchSize)
-	case cfg.Optimizer == nil:
-		return fmt.Errorf("mlp: %s: no optimizer", method)
-	case train.Len() == 0 && cfg.Epochs > 0:
-		return fmt.Errorf("mlp: %s: empty training set", method)
-	}
-	return nil
-}
-
 // gpuTrainer runs the epochs of TrainCUDA.
 type gpuTrainer struct {
 	*gpuNet

@@ -1,7 +1,6 @@
 package mlp
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -62,23 +61,8 @@ func (s EpochStats) SamplesPerSecond() float64 {
 // worker count and strategy.
 func (n *Network) Train(train, test *Dataset, cfg TrainConfig) error {
 	n.mustHaveTiler("Train")
-	if err := train.checkFor(n, "training set"); err != nil {
+	if err := n.checkTrain("Train", train, test, cfg); err != nil {
 		return err
-	}
-	if test != nil {
-		if err := test.checkFor(n, "test set"); err != nil {
-			return err
-		}
-	}
-	switch {
-	case cfg.Epochs < 0:
-		return fmt.Errorf("mlp: Train: %d epochs", cfg.Epochs)
-	case cfg.BatchSize < 1:
-		return fmt.Errorf("mlp: Train: batch size %d < 1", cfg.BatchSize)
-	case cfg.Optimizer == nil:
-		return errors.New("mlp: Train: no optimizer")
-	case train.Len() == 0 && cfg.Epochs > 0:
-		return errors.New("mlp: Train: empty training set")
 	}
 	total := train.Len()
 	perm := make([]int, total)
@@ -149,4 +133,28 @@ func (n *Network) evaluate(d *Dataset, batchSize int) (loss, accuracy float64) {
 		hits += h
 	}
 	return sum / float64(total), float64(hits) / float64(total)
+}
+
+// checkTrain returns Train's error for data or a configuration that does
+// not fit the network.
+func (n *Network) checkTrain(method string, train, test *Dataset, cfg TrainConfig) error {
+	if err := train.checkFor(n, "training set"); err != nil {
+		return err
+	}
+	if test != nil {
+		if err := test.checkFor(n, "test set"); err != nil {
+			return err
+		}
+	}
+	switch {
+	case cfg.Epochs < 0:
+		return fmt.Errorf("mlp: %s: %d epochs", method, cfg.Epochs)
+	case cfg.BatchSize < 1:
+		return fmt.Errorf("mlp: %s: batch size %d < 1", method, cfg.BatchSize)
+	case cfg.Optimizer == nil:
+		return fmt.Errorf("mlp: %s: no optimizer", method)
+	case train.Len() == 0 && cfg.Epochs > 0:
+		return fmt.Errorf("mlp: %s: empty training set", method)
+	}
+	return nil
 }
