@@ -107,7 +107,7 @@ type Network struct {
 	minPar  int     // minParallel; tests lower it to exercise Do
 	// Range functions given to Tiler.Do, made once so that a step does
 	// not allocate.
-	fnGather, fnActivate, fnLoss, fnActGrad, fnUpdate func(lo, hi int)
+	fnGather, fnBias, fnActivate, fnLoss, fnActGrad, fnUpdate func(lo, hi int)
 }
 
 // New returns a network with the given architecture, its weights drawn
@@ -151,6 +151,7 @@ func newNetwork(arch Architecture) (*Network, error) {
 	}
 	n.minPar = minParallel
 	n.fnGather = n.gatherRows
+	n.fnBias = n.biasRows
 	n.fnActivate = n.activateRows
 	n.fnLoss = n.lossRows
 	n.fnActGrad = n.actGradRows

@@ -51,6 +51,9 @@ type pass struct {
 	data  *Dataset
 	idx   []int // rows to gather from data; nil: consecutive from first
 	first int
+	bias  []float32 // added to each row of out, ldo apart
+	out   []float32
+	ldo   int
 }
 
 // reserve makes the buffers hold at least rows rows.
@@ -140,7 +143,14 @@ func (n *Network) fusedSoftmax() bool { return n.arch.Loss == SoftmaxCrossEntrop
 
 // forward computes the activations of every layer for the first rows rows
 // of the input buffer.
-func (n *Network) forward(rows int) {
+func (n *Network) forward(rows int) { n.forwardFrom(nil, rows) }
+
+// forwardFrom is forward with the inputs in x (rows×Inputs, rows
+// contiguous) instead of the input buffer, if x is not nil: the first
+// layer's product reads them where they are, and a pass of its own adds
+// the first layer's bias, which the input buffer's column of ones adds
+// otherwise.
+func (n *Network) forwardFrom(x []float32, rows int) {
 	last := len(n.layers) - 1
 	for l := range n.layers {
 		L := &n.layers[l]
@@ -149,12 +159,29 @@ func (n *Network) forward(rows int) {
 		if l == last && n.fusedSoftmax() {
 			c, ldc = n.buf.delta[l], L.Out
 		}
-		n.tiler.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In+1, 1, n.buf.act[l], actLD(L.In), w, L.Out, 0, c, ldc)
+		if l == 0 && x != nil {
+			n.tiler.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In, 1, x, L.In, w, L.Out, 0, c, ldc)
+			n.pass.bias, n.pass.out, n.pass.ldo = w[L.In*L.Out:], c, ldc
+			n.parallel(rows, rows*L.Out, n.fnBias)
+			n.pass.bias, n.pass.out = nil, nil
+		} else {
+			n.tiler.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In+1, 1, n.buf.act[l], actLD(L.In), w, L.Out, 0, c, ldc)
+		}
 		if L.Activation == Identity {
 			continue
 		}
 		n.pass.layer = l
 		n.parallel(rows, rows*L.Out*cost(L.Activation), n.fnActivate)
+	}
+}
+
+func (n *Network) biasRows(lo, hi int) {
+	b, out, ld := n.pass.bias, n.pass.out, n.pass.ldo
+	for i := lo; i < hi; i++ {
+		row := out[i*ld : i*ld+len(b)]
+		for j, v := range b {
+			row[j] += v
+		}
 	}
 }
 
@@ -293,8 +320,9 @@ const maxForwardRows = 1 << 15
 // Predict computes the network's outputs for rows samples: x holds
 // rows×Inputs values and dst receives rows×Outputs outputs. Up to 32768
 // samples (or the largest batch seen so far, if larger) run as one batch,
-// one matrix product per layer; more run in batches of that size. It
-// allocates only when the batch is larger than any before.
+// one matrix product per layer; more run in batches of that size. The
+// first layer reads x where it is, without copying it. Predict allocates
+// only when the batch is larger than any before.
 func (n *Network) Predict(dst, x []float32, rows int) {
 	n.mustHaveTiler("Predict")
 	if len(dst) < rows*n.Outputs() {
@@ -306,15 +334,11 @@ func (n *Network) Predict(dst, x []float32, rows int) {
 	d := n.batchData(x, nil, rows, "Predict")
 	chunk := max(n.buf.rows, min(rows, maxForwardRows))
 	in, out, last := n.Inputs(), n.Outputs(), len(n.layers)
-	ldx, ldy := actLD(in), actLD(out)
+	ldy := actLD(out)
 	for b0 := 0; b0 < rows; b0 += chunk {
 		b := min(chunk, rows-b0)
 		n.reserve(b)
-		xb := n.buf.act[0]
-		for i := range b {
-			copy(xb[i*ldx:i*ldx+in], d.X[(b0+i)*in:])
-		}
-		n.forward(b)
+		n.forwardFrom(d.X[b0*in:(b0+b)*in], b)
 		for i := range b {
 			copy(dst[(b0+i)*out:(b0+i+1)*out], n.buf.act[last][i*ldy:])
 		}
