@@ -193,9 +193,7 @@ func packRows(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int) {
 		q := 0
 		for ; q < full; q += w {
 			d := dst[q*rows+p*w:][:w]
-			for i, x := range s[q : q+w] {
-				d[i] = x
-			}
+			copy(d, s[q:q+w])
 		}
 		if q < cols {
 			d := dst[q*rows+p*w:][:w]
