@@ -356,6 +356,17 @@ func TestReadInPlace(t *testing.T) {
 	if rowsSpread(1024, 12) || !rowsSpread(784, 12) {
 		t.Fatalf("rowsSpread: want false for ld 1024 and true for ld 784")
 	}
+	// B is read in place when its rows spread over the cache sets, unless
+	// each row is on a page of its own and many rows of A reuse it.
+	for _, c := range []struct {
+		m, ldb int
+		inPlace bool
+	}{{100, 10000, true}, {511, 1999, true}, {512, 1000, true}, {512, 1999, false}, {2000, 2048, false}, {2000, 784, true}} {
+		p := problem{m: c.m, n: 100, k: 50, lda: 50, ldb: c.ldb, ldc: 100}
+		if pl := p.plan(bestKernel); pl.packB == c.inPlace {
+			t.Errorf("m = %d, ldb = %d: packB = %v, want %v", c.m, c.ldb, pl.packB, !c.inPlace)
+		}
+	}
 	for _, kern := range kernels {
 		kb := kern.withBlocking(blocking{kc: 32, mc: 3 * kern.mr, nc: 3 * kern.nr})
 		for _, gc := range []gemmCase{
