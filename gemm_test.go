@@ -359,7 +359,7 @@ func TestReadInPlace(t *testing.T) {
 	// B is read in place when its rows spread over the cache sets, unless
 	// each row is on a page of its own and many rows of A reuse it.
 	for _, c := range []struct {
-		m, ldb int
+		m, ldb  int
 		inPlace bool
 	}{{100, 10000, true}, {511, 1999, true}, {512, 1000, true}, {512, 1999, false}, {2000, 2048, false}, {2000, 784, true}} {
 		p := problem{m: c.m, n: 100, k: 50, lda: 50, ldb: c.ldb, ldc: 100}
