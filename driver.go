@@ -215,6 +215,10 @@ func packColumns(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int
 	for q := 0; q < rows; q += w {
 		n := min(w, rows-q)
 		d := dst[q*cols : q*cols+cols*w]
+		if n == w {
+			transposePanel(d, src, ld, r0+q, c0, w, cols)
+			continue
+		}
 		transposeInto(d, w, src, ld, r0+q, c0, n, cols)
 		if n < w {
 			for p := range cols {
