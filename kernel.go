@@ -5,7 +5,7 @@ package gemm
 //
 //	C[0:mr, 0:w] = alpha·(A·B) + beta·C,
 //
-// where w is nr for fn, nr/2 for half and nr/4 for quarter (or, for kernels
+// where w is nr for fn, nr/2 for half, nr/4 for quarter and 3nr/4 for mid (or, for kernels
 // with edges, only the first rows×cols of that), and
 //
 //   - A(i, p) is at a[i*rsA+p*csA]: column by column when rsA == 1 (a
@@ -25,11 +25,12 @@ type kernel struct {
 	mr, nr int
 	fn     kernelFunc
 	half   kernelFunc // an mr×nr/2 kernel for narrow edges, or nil
-	// quarter is an mr×nr/4 kernel for narrower edges, or nil; only
-	// kernels with half have one.
-	quarter kernelFunc
-	rowA    bool // fn, half and quarter can read A row by row (csA == 1)
-	edges   bool // fn, half and quarter compute partial tiles (rows < mr, cols < w)
+	// quarter is an mr×nr/4 kernel for narrower edges, and mid an
+	// mr×3nr/4 one for edges between half and three quarters, or nil; only
+	// kernels with half have them.
+	quarter, mid kernelFunc
+	rowA         bool // the kernels can read A row by row (csA == 1)
+	edges        bool // the kernels compute partial tiles (rows < mr, cols < w)
 	blocking
 }
 
@@ -56,15 +57,18 @@ func newKernel(name string, mr, nr int, fn, half kernelFunc) *kernel {
 }
 
 // pick returns the kernel for the first of cols (1 … nr) remaining columns
-// of a micro-panel, and its width w: the narrowest that covers them, except
-// that more than half a panel but at most three quarters goes as a half
-// and then a quarter (on CPUs that run a 512-bit operation as two 256-bit
-// halves, the 8-column kernel takes half the time of the 16-column one).
+// of a micro-panel, and its width w: the narrowest that covers them, where
+// three quarters of a panel go to mid (a zmm and a ymm per row) or else as
+// a half and then a quarter. On CPUs that run a 512-bit operation as two
+// 256-bit halves the 8-column kernel takes half the time of the 16-column
+// one, so 24 columns cost three quarters of 32.
 // Without edges, kernels are only called on whole panels (cols == nr).
 func (k *kernel) pick(cols int) (fn kernelFunc, w int) {
 	switch {
 	case k.half == nil || cols > 3*k.nr/4:
 		return k.fn, k.nr
+	case k.mid != nil && cols > k.nr/2:
+		return k.mid, 3 * k.nr / 4
 	case k.quarter == nil || cols > k.nr/4:
 		return k.half, k.nr / 2
 	}

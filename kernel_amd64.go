@@ -13,7 +13,7 @@ func availableKernels() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
 		k := newKernel("avx512", 12, 32, avx512Kernel32, avx512Kernel16)
-		k.quarter = avx512Kernel8
+		k.quarter, k.mid = avx512Kernel8, avx512Kernel24
 		k.rowA, k.edges = true, true
 		ks = append(ks, k)
 	}
@@ -31,6 +31,9 @@ func kernelAVX512x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *fl
 
 //go:noescape
 func kernelAVX512x8(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)
+
+//go:noescape
+func kernelAVX512x24(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)
 
 //go:noescape
 func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
@@ -60,6 +63,14 @@ func avx512Kernel8(k int, a []float32, rsA, csA int, b []float32, ldb int, c []f
 	}
 	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
 	kernelAVX512x8(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<cols-1)
+}
+
+func avx512Kernel24(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	if rows < 1 || rows > 12 || cols <= 16 || cols > 24 {
+		panic("gemm: avx512 24-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
+	}
+	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
+	kernelAVX512x24(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<(cols-16)-1)
 }
 
 func avx2Kernel(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, _, _ int) {

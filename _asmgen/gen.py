@@ -38,31 +38,36 @@ def jump_by_rows(target, off):
     w(f'\tJMP {target}{1 + off}')
 
 
-def avx512(nz, V='Z'):
-    """12 × lanes·nz kernel: accumulators V0… (row r in V(nz·r)…), B in V24…
-
-    V is Z (zmm, 16 lanes) or Y (ymm, 8 lanes, through AVX-512VL: on CPUs
-    that split zmm operations in two, a ymm FMA costs half a zmm one, so the
-    8-column kernel does a narrow edge in half the time of the 16-column
-    one). Handles partial tiles itself: rows (1–12) selects one of twelve k
+def avx512(vecs):
+    """12-row kernel whose rows are the vectors vecs: Z (zmm, 16 lanes) or Y
+    (ymm, 8 lanes, through AVX-512VL: on CPUs that split zmm operations in
+    two, a ymm FMA costs half a zmm one, so 8 columns take half the time of
+    16). Accumulators V0… (row r in V(nz·r)…, nz = len(vecs)), B in V24….
+    Handles partial tiles itself: rows (1–12) selects one of twelve k
     loops and the entry into the store chain; the K1 mask selects the
     columns of the last vector of each row, for B loads and for C loads and
     stores.
     """
-    lanes = 16 if V == 'Z' else 8
-    vb = 4 * lanes  # bytes per vector
-    name = f'kernelAVX512x{lanes*nz}'
-    acc = lambda r, j: f'{V}{nz*r+j}'
-    bz = [f'{V}{24+j}' for j in range(nz)]
+    nz = len(vecs)
+    lanes = [16 if v == 'Z' else 8 for v in vecs]
+    off = [4 * sum(lanes[:j]) for j in range(nz)]  # byte offset of vector j
+    width = sum(lanes)
+    V = 'Z' if 'Z' in vecs else 'Y'  # alpha and beta are broadcast into V30, V31
+    name = f'kernelAVX512x{width}'
+    acc = lambda r, j: f'{vecs[j]}{nz*r+j}'
+    bz = [f'{vecs[j]}{24+j}' for j in range(nz)]
     last = nz - 1
-    reg = 'zmm' if V == 'Z' else 'ymm'
     w(f'// func {name}(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)')
     w('//')
-    rng = f'{V}r' if nz == 1 else f'{V}{nz}r…{V}{nz}r+{nz-1}'
-    w(f'// MR = 12, NR = {lanes*nz}: {12*nz} {reg} accumulators, row r in {rng}; B rows in')
+    if len(set(vecs)) == 1:
+        reg = 'zmm' if V == 'Z' else 'ymm'
+        rng = f'{V}r' if nz == 1 else f'{V}{nz}r…{V}{nz}r+{nz-1}'
+        w(f'// MR = 12, NR = {width}: {12*nz} {reg} accumulators, row r in {rng}; B rows in')
+    else:
+        w(f'// MR = 12, NR = {width}: row r in ' + ', '.join(f'{vecs[j]}{nz}r+{j}' for j in range(nz)) + ' (' + ' + '.join(f'{l} columns' for l in lanes) + '); B rows in')
     w(f'// {bz[0] if nz == 1 else bz[0] + "…" + bz[-1]}; A elements broadcast from memory by the FMAs themselves.')
     w('// Only the first rows rows of the tile are computed, read and written, and')
-    w(f'// of the last {lanes} columns only those set in mask.')
+    w(f'// of the last {lanes[-1]} columns only those set in mask.')
     w(f'TEXT ·{name}(SB), NOSPLIT, $0-96')
     w('	MOVQ k+0(FP), CX')
     w('	MOVQ a+8(FP), SI')
@@ -88,7 +93,7 @@ def avx512(nz, V='Z'):
     w('	MOVQ DX, R10')
     for r in range(12):
         for j in range(0, nz):
-            w(f'	PREFETCHT0 {vb*j}(R10)')
+            w(f'	PREFETCHT0 {off[j]}(R10)')
         if r < 11:
             w('	ADDQ R9, R10')
     for r in range(12):
@@ -111,16 +116,16 @@ def avx512(nz, V='Z'):
     def store(r, j):
         """Stores zmm j of row r at DX, masked by K1 if it is the last."""
         mask = ', K1' if j == last else ''
-        w(f'\tVMOVUPS {acc(r, j)}{mask}, {vb*j}(DX)')
+        w(f'\tVMOVUPS {acc(r, j)}{mask}, {off[j]}(DX)')
 
     def loadB():
         for j in range(nz):
             if j == last:
-                w(f'	VMOVUPS.Z {vb*j}(DI), K1, {bz[j]}')
+                w(f'	VMOVUPS.Z {off[j]}(DI), K1, {bz[j]}')
             else:
-                w(f'	VMOVUPS {vb*j}(DI), {bz[j]}')
-        for off in range(0, nz*vb, 64):
-            w(f'	PREFETCHT0 {off}(R15)')
+                w(f'	VMOVUPS {off[j]}(DI), {bz[j]}')
+        for o in range(0, 4*width, 64):
+            w(f'	PREFETCHT0 {o}(R15)')
 
     for rows in range(12, 0, -1):
         w('')
@@ -208,7 +213,7 @@ def avx512(nz, V='Z'):
     for r in range(12):
         for j in range(nz):
             a = acc(r, j)
-            w(f'	VMULPS {V}30, {a}, {a}')
+            w(f'	VMULPS {vecs[j]}30, {a}, {a}')
     w('	LEAQ -1(AX), R10')
     w('	IMULQ R9, R10')
     w('	ADDQ R10, DX')
@@ -220,12 +225,12 @@ def avx512(nz, V='Z'):
     for r in range(11, -1, -1):
         w(f'{name}_load{r}:')
         for j in range(nz):
-            t = f'{V}{26+j}'
+            t = f'{vecs[j]}{26+j}'
             if j == last:
-                w(f'	VMOVUPS.Z {vb*j}(DX), K1, {t}')
-                w(f'	VMULPS {t}, {V}31, {t}')
+                w(f'	VMOVUPS.Z {off[j]}(DX), K1, {t}')
+                w(f'	VMULPS {t}, {vecs[j]}31, {t}')
             else:
-                w(f'	VMULPS {vb*j}(DX), {V}31, {t}')
+                w(f'	VMULPS {off[j]}(DX), {vecs[j]}31, {t}')
             w(f'	VADDPS {t}, {acc(r, j)}, {acc(r, j)}')
             store(r, j)
         if r > 0:
@@ -352,9 +357,10 @@ def peak():
 
 
 w(HEADER)
-avx512(2)
-avx512(1)
-avx512(1, 'Y')
+avx512('ZZ')
+avx512('Z')
+avx512('Y')
+avx512('ZY')
 avx2()
 peak()
 open('gemm_amd64.s', 'w').write('\n'.join(L) + '\n')
