@@ -5,8 +5,8 @@ package gemm
 //
 //	C[0:mr, 0:w] = alpha·(A·B) + beta·C,
 //
-// where w is nr for fn, nr/2 for half, nr/4 for quarter and 3nr/4 for mid (or, for kernels
-// with edges, only the first rows×cols of that), and
+// where w is nr for fn, nr/2 for half, nr/4 for quarter and 3nr/4 for mid
+// (or, for kernels with edges, only the first rows×cols of that), and
 //
 //   - A(i, p) is at a[i*rsA+p*csA]: column by column when rsA == 1 (a
 //     packed micro-panel, csA == mr, or a transposed matrix read in place,
