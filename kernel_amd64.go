@@ -12,8 +12,8 @@ import (
 func availableKernels() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
-		k := newKernel("avx512", 12, 32, avx512Kernel32, avx512Kernel16)
-		k.quarter, k.mid = avx512Kernel8, avx512Kernel24
+		k := newKernel("avx512", 12, 32, avx512Tile(kernelAVX512x32, 32, 16), avx512Tile(kernelAVX512x16, 16, 16))
+		k.quarter, k.mid = avx512Tile(kernelAVX512x8, 8, 8), avx512Tile(kernelAVX512x24, 24, 8)
 		k.rowA, k.edges = true, true
 		ks = append(ks, k)
 	}
@@ -38,39 +38,24 @@ func kernelAVX512x24(k int, a *float32, rsA, csA int, b *float32, ldb int, c *fl
 //go:noescape
 func kernelAVX2x16(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load int)
 
+// avx512Asm is the signature of the AVX-512 kernels of gemm_amd64.s.
+type avx512Asm func(k int, a *float32, rsA, csA int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, load, rows, mask int)
+
 // The wrappers check the extent of every operand, so that a driver bug
 // panics instead of reading or writing outside the slices.
 
-func avx512Kernel32(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	if rows < 1 || rows > 12 || cols <= 16 || cols > 32 {
-		panic("gemm: avx512 32-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
+// avx512Tile wraps fn, a kernel w columns wide whose last vector holds its
+// last lanes columns: it computes tiles of more than w−lanes and at most w
+// columns, the last lanes of them masked.
+func avx512Tile(fn avx512Asm, w, lanes int) kernelFunc {
+	what := "gemm: avx512 " + strconv.Itoa(w) + "-column kernel called for a "
+	return func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+		if rows < 1 || rows > 12 || cols <= w-lanes || cols > w {
+			panic(what + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
+		}
+		checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
+		fn(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<(cols-(w-lanes))-1)
 	}
-	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x32(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<(cols-16)-1)
-}
-
-func avx512Kernel16(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	if rows < 1 || rows > 12 || cols < 1 || cols > 16 {
-		panic("gemm: avx512 16-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
-	}
-	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x16(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<cols-1)
-}
-
-func avx512Kernel8(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	if rows < 1 || rows > 12 || cols < 1 || cols > 8 {
-		panic("gemm: avx512 8-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
-	}
-	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x8(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<cols-1)
-}
-
-func avx512Kernel24(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	if rows < 1 || rows > 12 || cols <= 16 || cols > 24 {
-		panic("gemm: avx512 24-column kernel called for a " + strconv.Itoa(rows) + "×" + strconv.Itoa(cols) + " tile")
-	}
-	checkExtent(k, rows, cols, a, rsA, csA, b, ldb, c, ldc)
-	kernelAVX512x24(k, &a[0], rsA, csA, &b[0], ldb, &c[0], ldc, alpha, beta, loadC(beta), rows, 1<<(cols-16)-1)
 }
 
 func avx2Kernel(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32, _, _ int) {
