@@ -92,31 +92,6 @@ func random(r *rand.Rand, n int, scale float32) []float32 {
 	return v
 }
 
-func closeTo(got, want float32, atol, rtol float64) bool {
-	if got != got || want != want {
-		return got != got && want != want
-	}
-	if math.IsInf(float64(want), 0) {
-		return got == want
-	}
-	return math.Abs(float64(got)-float64(want)) <= atol+rtol*math.Abs(float64(want))
-}
-
-func compare(t *testing.T, what string, got, want []float32, atol, rtol float64) {
-	t.Helper()
-	bad := 0
-	for i := range want {
-		if !closeTo(got[i], want[i], atol, rtol) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
-			}
-		}
-	}
-	if bad > 5 {
-		t.Errorf("%s: %d of %d elements wrong", what, bad, len(want))
-	}
-}
-
 func TestGPUDevice(t *testing.T) {
 	c, _ := testGPU(t)
 	dev := c.Device()
@@ -265,7 +240,7 @@ func TestGPUElementwise(t *testing.T) {
 				} else {
 					ref.BiasAct(int(act), want, rows, cols, ld, bias)
 				}
-				compare(t, "y", read(t, s, dy), want, 2e-6, 1e-5)
+				ref.Compare(t, "y", read(t, s, dy), want, 2e-6, 1e-5)
 			})
 		}
 		if act == Identity {
@@ -287,7 +262,7 @@ func TestGPUElementwise(t *testing.T) {
 			} else {
 				ref.ActGrad(int(act), want, ldd, y, ldy, rows, cols)
 			}
-			compare(t, "d", read(t, s, dd), want, 1e-6, 1e-5)
+			ref.Compare(t, "d", read(t, s, dd), want, 1e-6, 1e-5)
 		})
 	}
 	t.Run("BiasGrad", func(t *testing.T) {
@@ -300,7 +275,7 @@ func TestGPUElementwise(t *testing.T) {
 			}
 			ref.BiasGrad(db, d, sh[0], sh[1], sh[1])
 			// float32 sums of up to 60000 values in [-1, 1].
-			compare(t, fmt.Sprintf("db(%dx%d)", sh[0], sh[1]), read(t, s, ddb), db, 2e-6*float64(sh[0]), 1e-5)
+			ref.Compare(t, fmt.Sprintf("db(%dx%d)", sh[0], sh[1]), read(t, s, ddb), db, 2e-6*float64(sh[0]), 1e-5)
 		}
 	})
 	t.Run("GatherRows", func(t *testing.T) {
@@ -319,7 +294,7 @@ func TestGPUElementwise(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref.GatherRows(dst, ld, src, cols, idx, srcRows, n, cols)
-		compare(t, "dst", read(t, s, ddst), dst, 0, 0)
+		ref.Compare(t, "dst", read(t, s, ddst), dst, 0, 0)
 	})
 }
 
@@ -374,12 +349,12 @@ func TestGPULosses(t *testing.T) {
 					t.Fatal(err)
 				}
 				st := read(t, s, stats)
-				if !closeTo(st[0], float32(loss), 1e-3, 1e-4) || st[1] != float32(hits) {
+				if !ref.Close(st[0], float32(loss), 1e-3, 1e-4) || st[1] != float32(hits) {
 					t.Errorf("stats = %v, want [%v %v]", st, loss, hits)
 				}
 				got := read(t, s, dg)
 				for i := range rows {
-					compare(t, fmt.Sprintf("g[%d]", i), got[i*ld:i*ld+cols], g[i*ld:i*ld+cols], 1e-8, 1e-4)
+					ref.Compare(t, fmt.Sprintf("g[%d]", i), got[i*ld:i*ld+cols], g[i*ld:i*ld+cols], 1e-8, 1e-4)
 				}
 			})
 		}
@@ -403,8 +378,8 @@ func TestGPUOptimizers(t *testing.T) {
 				}
 				ref.SGD(w, g, v, 0.01, mu)
 			}
-			compare(t, "w", read(t, s, dw), w, 0, 0)
-			compare(t, "v", read(t, s, dv), v, 0, 0)
+			ref.Compare(t, "w", read(t, s, dw), w, 0, 0)
+			ref.Compare(t, "v", read(t, s, dv), v, 0, 0)
 		}
 	})
 	t.Run("RMSprop", func(t *testing.T) {
@@ -417,8 +392,8 @@ func TestGPUOptimizers(t *testing.T) {
 			}
 			ref.RMSprop(w, g, ms, 0.001, 0.9, 1e-7)
 		}
-		compare(t, "w", read(t, s, dw), w, 0, 0)
-		compare(t, "ms", read(t, s, dms), ms, 0, 0)
+		ref.Compare(t, "w", read(t, s, dw), w, 0, 0)
+		ref.Compare(t, "ms", read(t, s, dms), ms, 0, 0)
 	})
 	t.Run("Adam", func(t *testing.T) {
 		w := append([]float32(nil), w...)
@@ -431,10 +406,10 @@ func TestGPUOptimizers(t *testing.T) {
 			ref.AdamStep(state, 0.001, 0.9, 0.999)
 			ref.Adam(w, g, m, v, state, 0.9, 0.999, 1e-7)
 		}
-		compare(t, "state", read(t, s, dst), state, 0, 0)
-		compare(t, "w", read(t, s, dw), w, 0, 0)
-		compare(t, "m", read(t, s, dm), m, 0, 0)
-		compare(t, "v", read(t, s, dv), v, 0, 0)
+		ref.Compare(t, "state", read(t, s, dst), state, 0, 0)
+		ref.Compare(t, "w", read(t, s, dw), w, 0, 0)
+		ref.Compare(t, "m", read(t, s, dm), m, 0, 0)
+		ref.Compare(t, "v", read(t, s, dv), v, 0, 0)
 	})
 }
 
@@ -527,8 +502,8 @@ func TestGPUGraph(t *testing.T) {
 		ref.SGD(w, g, v, 0.5, 0.9)
 		ref.Scale(g, 10, 100, 100, 0.5)
 	}
-	compare(t, "w", read(t, s, dw), w, 0, 0)
-	compare(t, "g", read(t, s, dg), g, 0, 0)
+	ref.Compare(t, "w", read(t, s, dw), w, 0, 0)
+	ref.Compare(t, "g", read(t, s, dg), g, 0, 0)
 }
 
 func equal(a, b []float32) bool {

@@ -118,7 +118,7 @@ func TestSimLayerLaunches(t *testing.T) {
 			} else {
 				ref.BiasAct(int(act), y, rows, cols, ld, bias)
 			}
-			compare(t, act.String(), d.read(oy), y, 1e-6, 1e-5)
+			ref.Compare(t, act.String(), d.read(oy), y, 1e-6, 1e-5)
 		}
 	})
 	t.Run("ActGrad", func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestSimLayerLaunches(t *testing.T) {
 			} else {
 				ref.ActGrad(int(act), dd, ld, y, cols, rows, cols)
 			}
-			compare(t, act.String(), d.read(od), dd, 1e-6, 1e-5)
+			ref.Compare(t, act.String(), d.read(od), dd, 1e-6, 1e-5)
 		}
 	})
 	t.Run("BiasGrad", func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestSimLayerLaunches(t *testing.T) {
 		og, odb := d.buf(g), d.buf(db)
 		d.run(biasGradLaunch(odb, og, rows, cols, ld))
 		ref.BiasGrad(db, g, rows, cols, ld)
-		compare(t, "db", d.read(odb), db, 1e-5, 1e-5)
+		ref.Compare(t, "db", d.read(odb), db, 1e-5, 1e-5)
 	})
 	t.Run("GatherRows", func(t *testing.T) {
 		d := newSimDevice(t)
@@ -156,7 +156,7 @@ func TestSimLayerLaunches(t *testing.T) {
 		os, od, oi := d.buf(src), d.buf(dst), d.idx(idx)
 		d.run(gatherRowsLaunch(od, ld, os, cols, 50, oi, rows, cols))
 		ref.GatherRows(dst, ld, src, cols, idx, 50, rows, cols)
-		compare(t, "dst", d.read(od), dst, 0, 0)
+		ref.Compare(t, "dst", d.read(od), dst, 0, 0)
 	})
 }
 
@@ -195,9 +195,9 @@ func TestSimLossLaunches(t *testing.T) {
 			d.run(lossLaunch(kind, ptx.MSE, act, true, oo, cols, oy, cols, og, cols, rows, cols, scale, ost))
 			loss, hits = ref.MSE(out, cols, y, cols, g, cols, rows, cols, scale, int(act))
 		}
-		compare(t, kind+" g", d.read(og), g, 1e-7, 2e-5)
+		ref.Compare(t, kind+" g", d.read(og), g, 1e-7, 2e-5)
 		st := d.read(ost)
-		if !closeTo(st[0], float32(loss), 1e-5, 1e-5) || st[1] != float32(hits) {
+		if !ref.Close(st[0], float32(loss), 1e-5, 1e-5) || st[1] != float32(hits) {
 			t.Errorf("%s: stats %v, want [%v %v]", kind, st, loss, hits)
 		}
 	}
@@ -211,14 +211,14 @@ func TestSimOptimizerLaunches(t *testing.T) {
 	ow, og, ov := d.buf(w), d.buf(g), d.buf(v)
 	d.run(sgdLaunch(ow, og, ov, 0.1, 0.9))
 	ref.SGD(w, g, v, 0.1, 0.9)
-	compare(t, "sgd w", d.read(ow), w, 0, 0)
-	compare(t, "sgd v", d.read(ov), v, 0, 0)
+	ref.Compare(t, "sgd w", d.read(ow), w, 0, 0)
+	ref.Compare(t, "sgd v", d.read(ov), v, 0, 0)
 
 	ms := make([]float32, n)
 	oms := d.buf(ms)
 	d.run(rmspropLaunch(ow, og, oms, 0.001, 0.9, 1e-7))
 	ref.RMSprop(w, g, ms, 0.001, 0.9, 1e-7)
-	compare(t, "rmsprop w", d.read(ow), w, 0, 0)
+	ref.Compare(t, "rmsprop w", d.read(ow), w, 0, 0)
 
 	m, v2, state := make([]float32, n), make([]float32, n), []float32{1, 1, 0}
 	om, ov2, ost := d.buf(m), d.buf(v2), d.buf(state)
@@ -227,6 +227,6 @@ func TestSimOptimizerLaunches(t *testing.T) {
 		ref.AdamStep(state, 0.001, 0.9, 0.999)
 		ref.Adam(w, g, m, v2, state, 0.9, 0.999, 1e-7)
 	}
-	compare(t, "adam w", d.read(ow), w, 0, 0)
-	compare(t, "adam state", d.read(ost), state, 0, 0)
+	ref.Compare(t, "adam w", d.read(ow), w, 0, 0)
+	ref.Compare(t, "adam state", d.read(ost), state, 0, 0)
 }

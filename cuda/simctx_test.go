@@ -75,7 +75,7 @@ func TestSimContextSgemm(t *testing.T) {
 	bound := ref.Sgemm(false, true, m, n, k, 1.5, a, k, b, k, 0.5, cc, n)
 	got := read(t, s, dc)
 	for i := range got {
-		if !closeTo(got[i], cc[i], bound[i], 0) {
+		if !ref.Close(got[i], cc[i], bound[i], 0) {
 			t.Fatalf("C[%d] = %v, want %v", i, got[i], cc[i])
 		}
 	}
@@ -122,8 +122,8 @@ func TestSimContextGraph(t *testing.T) {
 		ref.AdamStep(sr, 0.01, 0.9, 0.999)
 		ref.Adam(wr, gr, mr, vr, sr, 0.9, 0.999, 1e-7)
 	}
-	compare(t, "w after 3 replays", read(t, s, w), wr, 0, 0)
-	compare(t, "state after 3 replays", read(t, s, state), sr, 0, 0)
+	ref.Compare(t, "w after 3 replays", read(t, s, w), wr, 0, 0)
+	ref.Compare(t, "state after 3 replays", read(t, s, state), sr, 0, 0)
 	if err := step.Destroy(); err != nil {
 		t.Fatal(err)
 	}

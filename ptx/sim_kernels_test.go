@@ -21,33 +21,6 @@ func gridRows(rows int) (ptxsim.Dim3, ptxsim.Dim3) {
 	return ptxsim.Dim3{X: (rows + ptx.RowsPerBlock - 1) / ptx.RowsPerBlock}, ptxsim.Dim3{X: 256}
 }
 
-// close reports whether got is within atol + rtol·|want| of want (NaN
-// matching NaN).
-func close(got, want float32, atol, rtol float64) bool {
-	if got != got || want != want {
-		return got != got && want != want
-	}
-	if math.IsInf(float64(want), 0) {
-		return got == want
-	}
-	return math.Abs(float64(got)-float64(want)) <= atol+rtol*math.Abs(float64(want))
-}
-
-func checkAll(t *testing.T, what string, got, want []float32, atol, rtol float64) {
-	t.Helper()
-	bad := 0
-	for i := range want {
-		if !close(got[i], want[i], atol, rtol) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
-			}
-		}
-	}
-	if bad > 5 {
-		t.Errorf("%s: %d wrong elements in all", what, bad)
-	}
-}
-
 func scaled(r *rand.Rand, n int, s float32) []float32 {
 	v := randSlice(r, n)
 	for i := range v {
@@ -83,7 +56,7 @@ func TestSimBiasAct(t *testing.T) {
 				}
 				want := append([]float32(nil), y...)
 				ref.BiasAct(act, want, rows, cols, ld, bias)
-				checkAll(t, "y", mem.Float32s(py, len(y)), want, 1e-6, 2e-6)
+				ref.Compare(t, "y", mem.Float32s(py, len(y)), want, 1e-6, 2e-6)
 			})
 		}
 	}
@@ -109,7 +82,7 @@ func TestSimActGrad(t *testing.T) {
 			if act == ref.ReLU {
 				want[1] = 0 // relu' at NaN is 0, as in mlp
 			}
-			checkAll(t, "d", mem.Float32s(pd, len(d)), want, 0, 0)
+			ref.Compare(t, "d", mem.Float32s(pd, len(d)), want, 0, 0)
 		})
 	}
 }
@@ -136,7 +109,7 @@ func TestSimSoftmax(t *testing.T) {
 				}
 				want := append([]float32(nil), y...)
 				ref.SoftmaxRows(want, bias, rows, cols, ld)
-				checkAll(t, "y", mem.Float32s(py, len(y)), want, 1e-7, 1e-5)
+				ref.Compare(t, "y", mem.Float32s(py, len(y)), want, 1e-7, 1e-5)
 
 				// The gradient through the softmax just computed.
 				ldd := cols + 1
@@ -147,7 +120,7 @@ func TestSimSoftmax(t *testing.T) {
 				}
 				wantD := append([]float32(nil), d...)
 				ref.SoftmaxGrad(wantD, ldd, mem.Float32s(py, len(y)), ld, rows, cols)
-				checkAll(t, "d", mem.Float32s(pd, len(d)), wantD, 1e-6, 1e-5)
+				ref.Compare(t, "d", mem.Float32s(pd, len(d)), wantD, 1e-6, 1e-5)
 			})
 		}
 	}
@@ -170,7 +143,7 @@ func TestSimBiasGrad(t *testing.T) {
 			}
 			want := append([]float32(nil), db...)
 			ref.BiasGrad(want, d, c.rows, c.cols, ldd)
-			checkAll(t, "db", mem.Float32s(pdb, len(db)), want, 1e-6, 1e-5)
+			ref.Compare(t, "db", mem.Float32s(pdb, len(db)), want, 1e-6, 1e-5)
 		})
 	}
 }
@@ -194,7 +167,7 @@ func TestSimGatherRows(t *testing.T) {
 	}
 	want := append([]float32(nil), dst...)
 	ref.GatherRows(want, ldd, src, lds, idx, srcRows, rows, cols)
-	checkAll(t, "dst", mem.Float32s(pd, len(dst)), want, 0, 0)
+	ref.Compare(t, "dst", mem.Float32s(pd, len(dst)), want, 0, 0)
 }
 
 // lossCase builds outputs and one-hot targets for the loss kernels.
@@ -275,7 +248,7 @@ func TestSimLosses(t *testing.T) {
 						loss, hits = ref.MSE(out, ld, yy, ldy, g, gl, rows, cols, scale, v.act)
 					}
 					st := mem.Float32s(stats, 2)
-					if !close(st[0], float32(loss+0.5), 1e-5, 1e-5) || st[1] != float32(hits+1) {
+					if !ref.Close(st[0], float32(loss+0.5), 1e-5, 1e-5) || st[1] != float32(hits+1) {
 						t.Errorf("stats = %v, want [%v %v]", st, loss+0.5, hits+1)
 					}
 					if mode == "nograd" {
@@ -283,7 +256,7 @@ func TestSimLosses(t *testing.T) {
 					}
 					got := mem.Float32s(pg, len(g))
 					for i := range rows { // compare the rows × cols part only
-						checkAll(t, fmt.Sprintf("g[%d]", i), got[i*gl:i*gl+cols], g[i*gl:i*gl+cols], 1e-7, 2e-5)
+						ref.Compare(t, fmt.Sprintf("g[%d]", i), got[i*gl:i*gl+cols], g[i*gl:i*gl+cols], 1e-7, 2e-5)
 					}
 				})
 			}
@@ -299,7 +272,7 @@ func TestSimOptimizers(t *testing.T) {
 	block := ptxsim.Dim3{X: 256}
 	check := func(t *testing.T, mem *ptxsim.Memory, name string, p uint64, want []float32) {
 		t.Helper()
-		checkAll(t, name, mem.Float32s(p, len(want)), want, 0, 0)
+		ref.Compare(t, name, mem.Float32s(p, len(want)), want, 0, 0)
 	}
 	for _, mu := range []float32{0, 0.9} {
 		t.Run(fmt.Sprintf("sgd/mu=%g", mu), func(t *testing.T) {

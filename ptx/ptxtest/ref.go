@@ -4,7 +4,10 @@
 // float64 where the kernels accumulate, and favour clarity over speed.
 package ptxtest
 
-import "math"
+import (
+	"math"
+	"testing"
+)
 
 // Sgemm sets C = alpha*op(A)*op(B) + beta*C (row-major, beta == 0
 // overwrites) and returns, for each element of c, a bound on the rounding
@@ -366,5 +369,34 @@ func Adam(w, g, m, v, state []float32, beta1, beta2, eps float32) {
 		vi := float32(float32(beta2*v[i]) + float32(omb2*float32(g[i]*g[i])))
 		m[i], v[i] = mi, vi
 		w[i] = float32(w[i] - float32(float32(alpha*mi)/float32(float32(math.Sqrt(float64(vi)))+eps)))
+	}
+}
+
+// Close reports whether got is within atol + rtol·|want| of want; NaN
+// matches NaN and an infinite want only itself.
+func Close(got, want float32, atol, rtol float64) bool {
+	if got != got || want != want {
+		return got != got && want != want
+	}
+	if math.IsInf(float64(want), 0) {
+		return got == want
+	}
+	return math.Abs(float64(got)-float64(want)) <= atol+rtol*math.Abs(float64(want))
+}
+
+// Compare reports through t every element of got that is not Close to
+// the same element of want: the first five, then how many in all.
+func Compare(t testing.TB, what string, got, want []float32, atol, rtol float64) {
+	t.Helper()
+	bad := 0
+	for i := range want {
+		if !Close(got[i], want[i], atol, rtol) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d of %d elements wrong", what, bad, len(want))
 	}
 }
