@@ -161,14 +161,7 @@ func TestGPUSgemm(t *testing.T) {
 
 func runSgemmCase(t *testing.T, c *Context, s *Stream, x sgemmCase) {
 	r := rand.New(rand.NewPCG(uint64(x.m*x.n), uint64(x.k)))
-	ar, ac := x.m, x.k
-	if x.tA == gemm.Trans {
-		ar, ac = x.k, x.m
-	}
-	br, bc := x.k, x.n
-	if x.tB == gemm.Trans {
-		br, bc = x.n, x.k
-	}
+	ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
 	lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, max(x.n, 1)+x.pad
 	a := random(r, x.off+ar*lda+1, 1)
 	b := random(r, x.off+br*ldb+1, 1)

@@ -72,14 +72,7 @@ func TestSimSgemmLaunches(t *testing.T) {
 		{gemm.NoTrans, gemm.NoTrans, 20, 20, 5, 0, 0, 0, 0}, // zeros
 	} {
 		d := newSimDevice(t)
-		ar, ac := x.m, x.k
-		if x.tA == gemm.Trans {
-			ar, ac = x.k, x.m
-		}
-		br, bc := x.k, x.n
-		if x.tB == gemm.Trans {
-			br, bc = x.n, x.k
-		}
+		ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
 		lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, x.n+x.pad
 		a, b, c := random(r, max(ar*lda, 1), 1), random(r, max(br*ldb, 1), 1), random(r, x.m*ldc, 1)
 		if x.beta == 0 {

@@ -67,14 +67,7 @@ func (c gemmCase) String() string {
 
 func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
 	r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n*1000+c.k)))
-	ar, ac := c.m, c.k
-	if c.tA {
-		ar, ac = c.k, c.m
-	}
-	br, bc := c.k, c.n
-	if c.tB {
-		br, bc = c.n, c.k
-	}
+	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
 	lda, ldb, ldc := max(ac, 1)+c.padA, max(bc, 1)+c.padB, max(c.n, 1)+c.padC
 	a := randSlice(r, max(ar*lda, 1))
 	b := randSlice(r, max(br*ldb, 1))

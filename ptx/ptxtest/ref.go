@@ -400,3 +400,16 @@ func Compare(t testing.TB, what string, got, want []float32, atol, rtol float64)
 		t.Errorf("%s: %d of %d elements wrong", what, bad, len(want))
 	}
 }
+
+// Stored returns the shapes of A and B as stored, rows × columns, for a
+// product of op(A) (m×k) and op(B) (k×n) with the transposes tA and tB.
+func Stored(tA, tB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
+	if tA {
+		ar, ac = k, m
+	}
+	if tB {
+		br, bc = n, k
+	}
+	return ar, ac, br, bc
+}
