@@ -533,6 +533,13 @@ func putLE(p []byte, n int, v uint64) {
 func (b *block) step(t *thread, in *inst) error {
 	typ := in.typ
 	src := func(i int) (uint64, error) { return b.val(t, &in.args[i], typ) }
+	// src12 reads the two source operands of a comparison or a selection.
+	src12 := func() (x, y uint64, err error) {
+		if x, err = src(1); err == nil {
+			y, err = src(2)
+		}
+		return x, y, err
+	}
 	switch in.op {
 	case "ld":
 		if in.mods[0] == "param" {
@@ -633,11 +640,7 @@ func (b *block) step(t *thread, in *inst) error {
 		b.set(t, &in.args[0], r, in.typ)
 		return nil
 	case "setp":
-		x, err := src(1)
-		if err != nil {
-			return err
-		}
-		y, err := src(2)
+		x, y, err := src12()
 		if err != nil {
 			return err
 		}
@@ -652,11 +655,7 @@ func (b *block) step(t *thread, in *inst) error {
 		b.set(t, &in.args[0], v, "pred")
 		return nil
 	case "selp":
-		x, err := src(1)
-		if err != nil {
-			return err
-		}
-		y, err := src(2)
+		x, y, err := src12()
 		if err != nil {
 			return err
 		}
