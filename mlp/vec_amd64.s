@@ -2,6 +2,18 @@
 
 #include "textflag.h"
 
+// TAIL16(full) jumps to full while 16 or more elements are left in CX;
+// otherwise it masks lanes CX … 15 off in K1 and sets CX to 16, so that the
+// loop's last, masked step ends it.
+#define TAIL16(full) \
+	CMPQ CX, $16  \
+	JAE  full     \
+	MOVQ $1, AX   \
+	SHLQ CX, AX   \
+	DECQ AX       \
+	KMOVW AX, K1  \
+	MOVQ $16, CX
+
 // The sigmoid kernels compute, lane by lane, exactly what sigmoidGo
 // computes: the same operations in the same order, each rounded to
 // float32, with no fused multiply-adds, so every path gives the same bits.
@@ -112,14 +124,7 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-24
 	KMOVW AX, K1
 
 loop512:
-	CMPQ CX, $16
-	JAE  full512
-	// Fewer than 16 left: mask lanes CX … 15 off.
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	MOVQ $16, CX
+	TAIL16(full512)
 
 full512:
 	VMOVUPS.Z (SI), K1, Z0
@@ -227,13 +232,7 @@ TEXT ·sigmoidGradAVX512(SB), NOSPLIT, $0-48
 	KMOVW AX, K1
 
 loopGrad:
-	CMPQ CX, $16
-	JAE  fullGrad
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	MOVQ $16, CX
+	TAIL16(fullGrad)
 
 fullGrad:
 	VMOVUPS.Z (SI), K1, Z0
@@ -270,13 +269,7 @@ TEXT ·rmspropAVX512(SB), NOSPLIT, $0-88
 	KMOVW AX, K1
 
 loopRMS:
-	CMPQ CX, $16
-	JAE  fullRMS
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	MOVQ $16, CX
+	TAIL16(fullRMS)
 
 fullRMS:
 	VMOVUPS.Z (SI), K1, Z0 // g
@@ -316,13 +309,7 @@ TEXT ·bytesToFloatAVX512(SB), NOSPLIT, $0-52
 	KMOVW AX, K1
 
 loopB2F:
-	CMPQ CX, $16
-	JAE  fullB2F
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	MOVQ $16, CX
+	TAIL16(fullB2F)
 
 fullB2F:
 	VPMOVZXBD.Z (SI), K1, Z0
