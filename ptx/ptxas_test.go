@@ -1,0 +1,105 @@
+package ptx_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gokernels/gemm/ptx"
+)
+
+// ptxasArchs are the targets every module is assembled for: the oldest
+// the modules declare and Hopper.
+var ptxasArchs = []string{"sm_52", "sm_90"}
+
+// ptxasLimits are the resources a kernel may use at most: its registers
+// (per thread) and static shared memory (bytes). Registers above the limit
+// cost occupancy; sgemm's 128x128 tile needs about 135.
+var ptxasLimits = map[string][2]int{
+	"sgemm": {168, 48 << 10},
+}
+
+const ptxasDefaultRegs = 64
+
+// ptxasInfo matches the lines of ptxas -v that the test reads.
+var (
+	ptxasEntry = regexp.MustCompile(`Compiling entry function '(\w+)' for '(\w+)'`)
+	ptxasSpill = regexp.MustCompile(`(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads`)
+	ptxasRegs  = regexp.MustCompile(`Used (\d+) registers(?:, (\d+) bytes smem)?`)
+)
+
+// TestPTXAS assembles every embedded module with ptxas, the CUDA
+// toolkit's PTX assembler (the compiler the driver's JIT runs), for
+// sm_52 and sm_90, and checks that each kernel assembles without a stack
+// frame or spills and within its register and shared-memory limits. It
+// runs where ptxas is on the PATH or named by $PTXAS (.ci/ptxas fetches
+// one); elsewhere it skips.
+func TestPTXAS(t *testing.T) {
+	bin := os.Getenv("PTXAS")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("ptxas"); err != nil {
+			t.Skip("no ptxas: set $PTXAS or put the CUDA toolkit's bin on the PATH (.ci/ptxas fetches one)")
+		}
+	}
+	dir := t.TempDir()
+	for _, m := range ptx.Modules() {
+		src := filepath.Join(dir, m.File)
+		if err := os.WriteFile(src, []byte(m.Source), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, arch := range ptxasArchs {
+			out, err := exec.Command(bin, "-arch="+arch, "-v", "-o", os.DevNull, src).CombinedOutput()
+			if err != nil {
+				t.Errorf("ptxas -arch=%s %s: %v\n%s", arch, m.File, err, out)
+				continue
+			}
+			checkPTXAS(t, m, arch, string(out))
+		}
+	}
+}
+
+// checkPTXAS checks the resource lines ptxas -v printed for one module.
+func checkPTXAS(t *testing.T, m *ptx.Module, arch, out string) {
+	t.Helper()
+	seen := map[string]bool{}
+	entry := ""
+	for _, line := range strings.Split(out, "\n") {
+		if s := ptxasEntry.FindStringSubmatch(line); s != nil {
+			entry = s[1]
+			seen[entry] = true
+			if s[2] != arch {
+				t.Errorf("%s: %s compiled for %s, want %s", m.File, entry, s[2], arch)
+			}
+			continue
+		}
+		if s := ptxasSpill.FindStringSubmatch(line); s != nil {
+			if s[1] != "0" || s[2] != "0" || s[3] != "0" {
+				t.Errorf("%s %s %s: %s", arch, m.File, entry, strings.TrimSpace(line))
+			}
+			continue
+		}
+		if s := ptxasRegs.FindStringSubmatch(line); s != nil {
+			regs, _ := strconv.Atoi(s[1])
+			smem, _ := strconv.Atoi(s[2])
+			limit, ok := ptxasLimits[entry]
+			if !ok {
+				limit = [2]int{ptxasDefaultRegs, 8 << 10}
+			}
+			if regs > limit[0] || smem > limit[1] {
+				t.Errorf("%s %s %s: %d registers, %d bytes of shared memory; limits %d, %d",
+					arch, m.File, entry, regs, smem, limit[0], limit[1])
+			}
+			t.Logf("%s %s: %d registers, %d bytes smem", arch, entry, regs, smem)
+		}
+	}
+	for _, k := range m.Kernels {
+		if !seen[k.Name] {
+			t.Errorf("ptxas -arch=%s %s: no entry %s in its output", arch, m.File, k.Name)
+		}
+	}
+}
