@@ -152,10 +152,53 @@ func TestGPUSgemm(t *testing.T) {
 		sgemmCase{gemm.NoTrans, gemm.NoTrans, 0, 6, 7, 0, 0, 1, 0},      // empty
 		sgemmCase{gemm.Trans, gemm.NoTrans, 2000, 784, 100, 0, 0, 1, 0}, // an MLP weight gradient
 	)
+	name := func(x sgemmCase) string {
+		return fmt.Sprintf("%v%v/m=%d/n=%d/k=%d/pad=%d/off=%d/alpha=%g/beta=%g", x.tA, x.tB, x.m, x.n, x.k, x.pad, x.off, x.alpha, x.beta)
+	}
 	for _, x := range cases {
-		t.Run(fmt.Sprintf("%v%v/m=%d/n=%d/k=%d/pad=%d/off=%d/alpha=%g/beta=%g", x.tA, x.tB, x.m, x.n, x.k, x.pad, x.off, x.alpha, x.beta), func(t *testing.T) {
-			runSgemmCase(t, c, s, x)
-		})
+		t.Run(name(x), func(t *testing.T) { runSgemmCase(t, c, s, x) })
+	}
+
+	// Again with a workspace, NaN-filled so that a partial product left
+	// unwritten shows: the products with few tiles and a long k are split.
+	need, split := 0, 0
+	for _, x := range cases {
+		if w := SgemmWorkspace(c.Device(), x.m, x.n, x.k); w > 0 {
+			need, split = max(need, w), split+1
+		}
+	}
+	t.Logf("%d of %d products split on %d SMs; workspace %d floats", split, len(cases), c.Device().SMs, need)
+	if split == 0 {
+		t.Fatal("no product splits")
+	}
+	w := must[*Buffer[float32]](t)(Alloc[float32](c, need))
+	defer w.Free()
+	if err := w.Fill(s, float32(math.NaN())); err != nil {
+		t.Fatal(err)
+	}
+	s.SetWorkspace(w)
+	defer s.SetWorkspace(nil)
+	for _, x := range cases {
+		t.Run("workspace/"+name(x), func(t *testing.T) { runSgemmCase(t, c, s, x) })
+	}
+
+	// A split product gives the same bits every time.
+	r := rand.New(rand.NewPCG(7, 7))
+	m, n, k := 785, 200, 1500
+	da, db := upload(t, c, random(r, k*m, 1)), upload(t, c, random(r, k*n, 1))
+	dc := must[*Buffer[float32]](t)(Alloc[float32](c, m*n))
+	defer dc.Free()
+	var first []float32
+	for range 3 {
+		if err := Sgemm(s, gemm.Trans, gemm.NoTrans, m, n, k, 1, da, m, db, n, 0, dc, n); err != nil {
+			t.Fatal(err)
+		}
+		got := read(t, s, dc)
+		if first == nil {
+			first = got
+		} else if !equal(first, got) {
+			t.Fatal("a split product gave different bits on a second run")
+		}
 	}
 }
 
@@ -611,44 +654,63 @@ func BenchmarkSgemm(b *testing.B) {
 		{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
 		{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
 		{"NN/m=1024/n=1024/k=1024", gemm.NoTrans, gemm.NoTrans, 1024, 1024, 1024},
+		// The largest products of an MNIST training step at batch 1500,
+		// without and with a workspace (split along k).
 		{"NN/m=1500/n=200/k=784", gemm.NoTrans, gemm.NoTrans, 1500, 200, 784},
-		{"TN/m=784/n=200/k=1500", gemm.Trans, gemm.NoTrans, 784, 200, 1500},
+		{"TN/m=785/n=200/k=1500", gemm.Trans, gemm.NoTrans, 785, 200, 1500},
+		{"TN/m=201/n=100/k=1500", gemm.Trans, gemm.NoTrans, 201, 100, 1500},
 	}
 	for _, sh := range shapes {
-		b.Run(sh.name, func(b *testing.B) {
-			r := rand.New(rand.NewPCG(5, 5))
-			da := upload(b, c, random(r, sh.m*sh.k, 1))
-			db := upload(b, c, random(r, sh.k*sh.n, 1))
-			dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
-			defer dc.Free()
-			lda, ldb := sh.k, sh.n
-			if sh.tA == gemm.Trans {
-				lda = sh.m
+		for _, split := range []bool{false, true} {
+			need := SgemmWorkspace(c.Device(), sh.m, sh.n, sh.k)
+			name := sh.name
+			if split {
+				if need == 0 {
+					continue
+				}
+				name += "/split"
 			}
-			if sh.tB == gemm.Trans {
-				ldb = sh.k
-			}
-			run := func() {
-				if err := Sgemm(s, sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, da, lda, db, ldb, 0, dc, sh.n); err != nil {
+			b.Run(name, func(b *testing.B) {
+				if split {
+					w := must[*Buffer[float32]](b)(Alloc[float32](c, need))
+					defer w.Free()
+					s.SetWorkspace(w)
+					defer s.SetWorkspace(nil)
+				}
+				r := rand.New(rand.NewPCG(5, 5))
+				da := upload(b, c, random(r, sh.m*sh.k, 1))
+				db := upload(b, c, random(r, sh.k*sh.n, 1))
+				dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
+				defer dc.Free()
+				lda, ldb := sh.k, sh.n
+				if sh.tA == gemm.Trans {
+					lda = sh.m
+				}
+				if sh.tB == gemm.Trans {
+					ldb = sh.k
+				}
+				run := func() {
+					if err := Sgemm(s, sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, da, lda, db, ldb, 0, dc, sh.n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				run() // warm up
+				start, end := must[*Event](b)(c.NewEvent()), must[*Event](b)(c.NewEvent())
+				defer start.Destroy()
+				defer end.Destroy()
+				start.Record(s)
+				for b.Loop() {
+					run()
+				}
+				end.Record(s)
+				if err := end.Sync(); err != nil {
 					b.Fatal(err)
 				}
-			}
-			run() // warm up
-			start, end := must[*Event](b)(c.NewEvent()), must[*Event](b)(c.NewEvent())
-			defer start.Destroy()
-			defer end.Destroy()
-			start.Record(s)
-			for b.Loop() {
-				run()
-			}
-			end.Record(s)
-			if err := end.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			el, _ := Elapsed(start, end)
-			flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k) * float64(b.N)
-			b.ReportMetric(flops/el.Seconds()/1e9, "GFLOP/s")
-		})
+				el, _ := Elapsed(start, end)
+				flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k) * float64(b.N)
+				b.ReportMetric(flops/el.Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gokernels/gemm"
 	"github.com/gokernels/gemm/ptx"
@@ -57,6 +58,13 @@ func sameContext(op string, s *Stream, xs ...operand) {
 // NaN. When alpha is zero or k is zero, A and B are not read and C is only
 // scaled by beta.
 //
+// A product with fewer 128×128 tiles of C than the device has
+// multiprocessors and a long k is split along k when s has a workspace
+// (see Stream.SetWorkspace): slices of k into partial products in the
+// workspace, then one pass that sums them in a fixed order, so that the
+// result does not vary from run to run. How a product is split, and so
+// its rounding, depends on the device and the workspace's length.
+//
 // Sgemm panics, naming the argument, when an argument is invalid or a
 // buffer belongs to another context than s; it returns an error when the
 // driver fails. The work is queued: wait for s before reading C on the
@@ -68,8 +76,93 @@ func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buff
 	if l == nil {
 		return nil
 	}
+	if s.work != nil && l.kernel == ptx.Sgemm {
+		w := opnd("Sgemm (the stream's workspace)", s.work)
+		for _, l := range splitLaunches(l, m, n, k, beta, oc, ldc, w, s.ctx.dev.SMs) {
+			if err := l.run(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return l.run(s)
 }
+
+// minKSlice is the shortest slice of k a split gives a block: 8 steps of
+// the kernel's k loop, so that loading the first tiles and storing C stay
+// a small part of a block's time.
+const minKSlice = 64
+
+// sgemmSplit returns into how many slices of k, each kslice long (a
+// multiple of 8; the last may be shorter), Sgemm splits an m×n×k product
+// on a device with sms multiprocessors and a workspace of work floats:
+// splits is 1 when the product has at least a tile per multiprocessor,
+// when k is too short, or when fewer than two partial products fit the
+// workspace. Otherwise the tiles times splits fill at most one block per
+// multiprocessor (sgemm's 128x128 tile needs about 135 registers a thread,
+// so a multiprocessor holds one of its 256-thread blocks), in one wave.
+func sgemmSplit(m, n, k, sms, work int) (splits, kslice int) {
+	if m <= 0 || n <= 0 {
+		return 1, k
+	}
+	t := ptx.SgemmTile
+	tiles := ((m + t - 1) / t) * ((n + t - 1) / t)
+	splits = min(sms/tiles, k/minKSlice, work/m/n)
+	if splits < 2 {
+		return 1, k
+	}
+	kslice = ((k+splits-1)/splits + 7) &^ 7
+	return (k + kslice - 1) / kslice, kslice
+}
+
+// SgemmWorkspace returns the workspace, in floats, with which Sgemm splits
+// an m×n×k product on device d along k (see Stream.SetWorkspace), or 0
+// when it does not split that product. A workspace of the largest value
+// over a set of products serves them all.
+func SgemmWorkspace(d *Device, m, n, k int) int {
+	if m <= 0 || n <= 0 || k <= 0 {
+		return 0
+	}
+	splits, _ := sgemmSplit(m, n, k, d.SMs, math.MaxInt)
+	if splits < 2 {
+		return 0
+	}
+	return splits * m * n
+}
+
+// splitLaunches returns the launches of sgemm launch l (of an m×n×k
+// product into c) split along k through the workspace w on a device with
+// sms multiprocessors: the sgemm launch with one block per slice and
+// tile, writing alpha·(the slice's product) to the workspace, and
+// sgemm_reduce, which sums them into C with beta·C. Without a split it
+// returns l alone.
+func splitLaunches(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, sms int) []*launch {
+	splits, kslice := sgemmSplit(m, n, k, sms, w.n)
+	if splits < 2 {
+		return []*launch{l}
+	}
+	p := *l
+	p.grid.Z = uint32(splits)
+	p.args = slices.Clone(l.args)
+	p.args[sgemmBeta] = F32(0)
+	p.args[sgemmC] = Ptr(w.ptr)
+	p.args[sgemmLdc] = U32(uint32(n))
+	p.args[sgemmKSlice] = U32(uint32(kslice))
+	p.args[sgemmCStride] = U64(4 * uint64(m) * uint64(n))
+	g, b := grid2D(m, n)
+	r := &launch{kernel: ptx.SgemmReduce, grid: g, block: b,
+		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(splits)), F32(beta)}}
+	return []*launch{&p, r}
+}
+
+// The positions of sgemm's arguments that a split changes.
+const (
+	sgemmBeta    = 8
+	sgemmC       = 9
+	sgemmLdc     = 10
+	sgemmKSlice  = 12
+	sgemmCStride = 13
+)
 
 // sgemmLaunch checks the arguments of Sgemm and returns the launch that
 // computes the product: sgemm, scale (k == 0 or alpha == 0), or nil when
@@ -116,6 +209,7 @@ func sgemmLaunch(tA, tB gemm.Transpose, m, n, k int, alpha float32, a operand, l
 			U32(uint32(m)), U32(uint32(n)), U32(uint32(k)), F32(alpha),
 			Ptr(a.ptr), U32(uint32(lda)), Ptr(b.ptr), U32(uint32(ldb)),
 			F32(beta), Ptr(c.ptr), U32(uint32(ldc)), U32(trans),
+			U32(uint32(k)), U64(0),
 		},
 	}
 }

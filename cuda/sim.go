@@ -30,11 +30,12 @@ import (
 // buffer fails with CUDA_ERROR_ILLEGAL_ADDRESS, at its launch.
 //
 // The Device of a simulated Context has no Driver (Device.Driver returns
-// nil). Device memory is never reused: freed buffers stay allocated in the
+// nil) and reports 8 multiprocessors, so that Sgemm on a stream with a
+// workspace splits small products along k as it would on a GPU. Device memory is never reused: freed buffers stay allocated in the
 // simulator until the Context is no longer referenced.
 func NewSimContext() *Context {
 	dev := &Device{
-		Name: "PTX simulator", Major: 5, Minor: 2, SMs: 1,
+		Name: "PTX simulator", Major: 5, Minor: 2, SMs: 8,
 		MaxThreadsPerBlock: 1024, MaxSharedPerBlock: 48 << 10, MaxSharedPerBlockOptin: 48 << 10, WarpSize: 32,
 	}
 	// drv has no functions: calls that reach the driver fail in do.

@@ -15,8 +15,9 @@ const (
 // Stream is a queue of device work (CUstream). Work on one stream runs in
 // order; work on different streams may overlap.
 type Stream struct {
-	ctx *Context
-	h   uintptr
+	ctx  *Context
+	h    uintptr
+	work *Buffer[float32] // Sgemm's workspace, or nil
 }
 
 // NewStream creates a stream. It synchronises with the legacy default
@@ -37,6 +38,26 @@ func (c *Context) NewStream() (*Stream, error) {
 
 // Context returns the stream's context.
 func (s *Stream) Context() *Context { return s.ctx }
+
+// SetWorkspace gives Sgemm on s the buffer w for the partial products of
+// a product split along k, or takes the workspace away (w == nil). Sgemm
+// splits only what gains from it, only as far as w holds the partials,
+// and never allocates; SgemmWorkspace tells how long w should be for a
+// product. Work queued on s uses w in turn, so one workspace serves all
+// the products of a stream, but not two streams at once. A graph
+// captured on s (Stream.Capture) keeps the workspace set at capture:
+// keep w alive, and its contents to the graph, while the graph is in use.
+// SetWorkspace panics if w belongs to another context than s.
+func (s *Stream) SetWorkspace(w *Buffer[float32]) {
+	if w != nil {
+		w.live("SetWorkspace")
+		s.check("SetWorkspace", w.ctx)
+	}
+	s.work = w
+}
+
+// Workspace returns the workspace set by SetWorkspace, or nil.
+func (s *Stream) Workspace() *Buffer[float32] { return s.work }
 
 // check panics unless s can run work on memory of context c.
 func (s *Stream) check(op string, c *Context) {

@@ -131,15 +131,24 @@ func kernel(m *Module, name string, params ...Param) *Kernel {
 var (
 	// Sgemm computes C = alpha*op(A)*op(B) + beta*C; trans has bit 0 set
 	// when A is transposed and bit 1 when B is. Grid (ceil(n/128),
-	// ceil(m/128)), block 256.
+	// ceil(m/128), splits), block 256: block z works on the slice of k
+	// from z*kslice (kslice >= k without a split) and writes the C at
+	// c + z*cstride bytes.
 	Sgemm = kernel(SgemmModule, "sgemm",
 		p("m", U32), p("n", U32), p("k", U32), p("alpha", F32),
 		p("a", U64), p("lda", U32), p("b", U64), p("ldb", U32),
-		p("beta", F32), p("c", U64), p("ldc", U32), p("trans", U32))
+		p("beta", F32), p("c", U64), p("ldc", U32), p("trans", U32),
+		p("kslice", U32), p("cstride", U64))
 	// Scale sets C = beta*C, writing zeros when beta is 0. Grid
 	// (ceil(n/32), min(ceil(m/8), 65535)), block (32, 8).
 	Scale = kernel(SgemmModule, "scale",
 		p("c", U64), p("m", U32), p("n", U32), p("ldc", U32), p("beta", F32))
+	// SgemmReduce sets C = W_0 + … + W_{splits−1} + beta*C, where W_z is
+	// the m×n matrix at w + z*m*n floats, summed in the order of z. 2-D
+	// launch as Scale.
+	SgemmReduce = kernel(SgemmModule, "sgemm_reduce",
+		p("c", U64), p("ldc", U32), p("w", U64), p("m", U32), p("n", U32),
+		p("splits", U32), p("beta", F32))
 
 	// BiasAct sets y = act(y + bias); bias may be null. 2-D launch as
 	// Scale.

@@ -51,6 +51,7 @@ type gemmCase struct {
 	offC          int
 	alpha, beta   float32
 	poisonC       bool // fill C with NaN (with beta == 0)
+	kslice        int  // > 0: split k into slices this long, then sgemm_reduce
 	wantVectorish bool
 }
 
@@ -61,8 +62,8 @@ func (c gemmCase) String() string {
 		}
 		return "N"
 	}
-	return fmt.Sprintf("%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g",
-		tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta)
+	return fmt.Sprintf("%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g/kslice=%d",
+		tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
 }
 
 func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
@@ -92,12 +93,36 @@ func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
 	if c.tB {
 		trans |= 2
 	}
-	grid := ptxsim.Dim3{X: (c.n + 127) / 128, Y: (c.m + 127) / 128}
-	err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
-		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
-		pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans)
-	if err != nil {
-		t.Fatal(err)
+	grid := ptxsim.Dim3{X: (c.n + 127) / 128, Y: (c.m + 127) / 128, Z: 1}
+	if c.kslice == 0 {
+		err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
+			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
+			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
+			uint64(c.k), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// The partials go to a NaN-filled workspace, so that one left
+		// unwritten shows in C.
+		grid.Z = (c.k + c.kslice - 1) / c.kslice
+		w := make([]float32, grid.Z*c.m*c.n)
+		for i := range w {
+			w[i] = nan()
+		}
+		pw := alloc(mem, w, 0)
+		err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
+			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
+			pa, uint64(lda), pb, uint64(ldb), 0, pw, uint64(c.n), trans,
+			uint64(c.kslice), uint64(4*c.m*c.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = mod.Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
+			pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta))
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	got := mem.Float32s(pc, len(cv))
 	want := append([]float32(nil), cv...)
@@ -138,6 +163,33 @@ func TestSimSgemm(t *testing.T) {
 	)
 	if testing.Short() {
 		cases = cases[:4]
+	}
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mod, c) })
+	}
+}
+
+// TestSimSgemmSplit runs products split along k: sgemm with a grid of
+// several slices into a workspace, then sgemm_reduce (whose grid has
+// fewer rows of blocks than C has rows of 8, so that it loops).
+func TestSimSgemmSplit(t *testing.T) {
+	mod := simModule(t, ptx.SgemmModule)
+	var cases []gemmCase
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			// 3 slices, the last shorter; unaligned rows; beta != 0.
+			cases = append(cases, gemmCase{tA: tA, tB: tB, m: 131, n: 130, k: 83, padA: 1, padB: 3, padC: 2, alpha: 1.5, beta: -0.5, kslice: 32})
+			// Aligned (float4 loads), beta == 0 over NaN, 4 slices (pairs).
+			cases = append(cases, gemmCase{tA: tA, tB: tB, m: 36, n: 40, k: 64, alpha: 1, beta: 0, poisonC: true, kslice: 16})
+		}
+	}
+	cases = append(cases,
+		// Misaligned bases, a slice not a multiple of 4, 5 slices.
+		gemmCase{m: 7, n: 9, k: 45, padA: 4, padB: 4, padC: 4, offA: 1, offB: 2, offC: 3, alpha: -2, beta: 1, kslice: 9},
+		gemmCase{tA: true, tB: true, m: 29, n: 3, k: 17, alpha: 1, beta: 0, poisonC: true, kslice: 8},
+	)
+	if testing.Short() {
+		cases = cases[:3]
 	}
 	for _, c := range cases {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mod, c) })

@@ -1,0 +1,164 @@
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gokernels/gemm"
+	"github.com/gokernels/gemm/ptx"
+	ref "github.com/gokernels/gemm/ptx/ptxtest"
+)
+
+// TestSgemmSplit checks how products are split along k: the shapes of
+// one MNIST training step on a 132-SM GPU, and the rules on random shapes.
+func TestSgemmSplit(t *testing.T) {
+	for _, x := range []struct {
+		m, n, k, sms, work int
+		splits, kslice     int
+	}{
+		{785, 200, 1500, 132, math.MaxInt, 9, 168}, // weight gradient: 14 tiles
+		{1500, 200, 784, 132, math.MaxInt, 5, 160}, // forward: 24 tiles
+		{31, 10, 1500, 132, math.MaxInt, 21, 72},   // small weight gradient: about k/64 slices
+		{1500, 200, 100, 132, math.MaxInt, 1, 100}, // k too short
+		{4096, 4096, 4096, 132, math.MaxInt, 1, 4096},
+		{785, 200, 1500, 132, 4 * 785 * 200, 4, 376}, // as many as the workspace holds
+		{785, 200, 1500, 132, 2*785*200 - 1, 1, 1500},
+		{785, 200, 1500, 1, math.MaxInt, 1, 1500},
+		{0, 200, 1500, 132, 0, 1, 1500},
+	} {
+		s, ks := sgemmSplit(x.m, x.n, x.k, x.sms, x.work)
+		if s != x.splits || ks != x.kslice {
+			t.Errorf("sgemmSplit(%d, %d, %d, %d SMs, %d) = %d, %d; want %d, %d", x.m, x.n, x.k, x.sms, x.work, s, ks, x.splits, x.kslice)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 10000 {
+		m, n, k, sms := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200)
+		work := r.IntN(20 * m * n)
+		s, ks := sgemmSplit(m, n, k, sms, work)
+		tiles := ((m + 127) / 128) * ((n + 127) / 128)
+		switch {
+		case s == 1:
+			if ks != k {
+				t.Fatalf("%d×%d×%d: no split with kslice %d", m, n, k, ks)
+			}
+		case ks%8 != 0 || ks < minKSlice || (s-1)*ks >= k || s*ks < k:
+			t.Fatalf("%d×%d×%d: %d slices of %d do not cover k with none empty", m, n, k, s, ks)
+		case s*tiles > sms || s*m*n > work:
+			t.Fatalf("%d×%d×%d on %d SMs, work %d: %d slices of %d tiles", m, n, k, sms, work, s, tiles)
+		}
+	}
+}
+
+// TestSgemmSplitArgs checks the argument positions a split rewrites
+// against the kernel's parameter list.
+func TestSgemmSplitArgs(t *testing.T) {
+	for i, name := range map[int]string{sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc", sgemmKSlice: "kslice", sgemmCStride: "cstride"} {
+		if got := ptx.Sgemm.Params[i].Name; got != name {
+			t.Errorf("sgemm parameter %d is %s, want %s", i, got, name)
+		}
+	}
+}
+
+// TestSimSgemmSplit runs split products, as Sgemm queues them, in the
+// simulator: every transpose pair, beta zero over NaN and not, the
+// workspace poisoned with NaN so that an unwritten partial shows.
+func TestSimSgemmSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, x := range []sgemmCase{
+		{gemm.NoTrans, gemm.NoTrans, 70, 33, 200, 1, 0, 1.5, 0.5},
+		{gemm.Trans, gemm.Trans, 33, 70, 199, 0, 0, 1, 0},
+		{gemm.NoTrans, gemm.Trans, 130, 5, 300, 4, 0, -1, 1},
+		{gemm.Trans, gemm.NoTrans, 9, 140, 257, 3, 0, 2, 0},
+	} {
+		d := newSimDevice(t)
+		ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
+		lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, x.n+x.pad
+		a, b, c := random(r, ar*lda, 1), random(r, br*ldb, 1), random(r, x.m*ldc, 1)
+		if x.beta == 0 {
+			for i := range c {
+				c[i] = float32(math.NaN())
+			}
+		}
+		w := make([]float32, 3*x.m*x.n+5)
+		for i := range w {
+			w[i] = float32(math.NaN())
+		}
+		oa, ob, oc, ow := d.buf(a), d.buf(b), d.buf(c), d.buf(w)
+		ls := splitLaunches(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, 16)
+		if len(ls) != 2 || ls[0].grid.Z != 3 {
+			t.Fatalf("%+v: %d launches, want a split in 3", x, len(ls))
+		}
+		d.run(ls...)
+		got := d.read(oc)
+		bound := ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, c, ldc)
+		for i := range got {
+			if !ref.Close(got[i], c[i], bound[i], 0) {
+				t.Fatalf("%+v: C[%d] = %v, want %v", x, i, got[i], c[i])
+			}
+		}
+		if tail := d.read(ow)[3*x.m*x.n:]; !math.IsNaN(float64(tail[0])) {
+			t.Fatalf("%+v: wrote past the partials", x)
+		}
+	}
+}
+
+// TestSimContextSgemmWorkspace runs Sgemm with and without a workspace on
+// the simulated device (8 SMs): the split product matches the reference,
+// and the same product split twice gives the same bits.
+func TestSimContextSgemmWorkspace(t *testing.T) {
+	c, s := simStream(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 40, 30, 300
+	a, b, cc := random(r, k*m, 1), random(r, k*n, 1), random(r, m*n, 1)
+	da, db := upload(t, c, a), upload(t, c, b)
+	want := SgemmWorkspace(c.Device(), m, n, k)
+	if want != 4*m*n {
+		t.Fatalf("SgemmWorkspace = %d, want %d (4 slices)", want, 4*m*n)
+	}
+	if got := SgemmWorkspace(c.Device(), 300, 300, 300); got != 0 {
+		t.Errorf("SgemmWorkspace for 9 tiles on 8 SMs = %d, want 0", got)
+	}
+	w := must[*Buffer[float32]](t)(Alloc[float32](c, want))
+	defer w.Free()
+	s.SetWorkspace(w)
+	if s.Workspace() != w {
+		t.Fatal("Workspace does not return the workspace set")
+	}
+	bound := ref.Sgemm(true, false, m, n, k, 1, a, m, b, n, 0.5, append([]float32(nil), cc...), n)
+	var prev []float32
+	for range 2 {
+		dc := upload(t, c, cc)
+		if err := Sgemm(s, gemm.Trans, gemm.NoTrans, m, n, k, 1, da, m, db, n, 0.5, dc, n); err != nil {
+			t.Fatal(err)
+		}
+		got := read(t, s, dc)
+		want := append([]float32(nil), cc...)
+		ref.Sgemm(true, false, m, n, k, 1, a, m, b, n, 0.5, want, n)
+		for i := range got {
+			if !ref.Close(got[i], want[i], bound[i], 0) {
+				t.Fatalf("C[%d] = %v, want %v", i, got[i], want[i])
+			}
+		}
+		if prev != nil && !equal(prev, got) {
+			t.Fatal("the same split product gave different bits")
+		}
+		prev = got
+	}
+	s.SetWorkspace(nil)
+	if s.Workspace() != nil {
+		t.Fatal("SetWorkspace(nil) kept the workspace")
+	}
+	w2 := must[*Buffer[float32]](t)(Alloc[float32](c, 1))
+	s.SetWorkspace(w2)
+	w2.Free()
+	dc := upload(t, c, cc)
+	mustPanic(t, "cuda: Sgemm (the stream's workspace) on a freed buffer", func() {
+		Sgemm(s, gemm.Trans, gemm.NoTrans, m, n, k, 1, da, m, db, n, 0.5, dc, n)
+	})
+	mustPanic(t, "cuda: SetWorkspace on a freed buffer", func() { s.SetWorkspace(w2) })
+	c2, _ := simStream(t)
+	w3 := must[*Buffer[float32]](t)(Alloc[float32](c2, 1))
+	mustPanic(t, "cuda: SetWorkspace: buffer or function of another context than the stream's", func() { s.SetWorkspace(w3) })
+}
