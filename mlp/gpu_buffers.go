@@ -106,6 +106,24 @@ func newGPUNet(n *Network, ctx *cuda.Context, rows int) (g *gpuNet, err error) {
 	if g.stats, err = gpuAlloc[float32](g, cuda.Stats); err != nil {
 		return g, err
 	}
+	// Sgemm's workspace, for the products with few tiles of C and a long
+	// k, which it splits along k: the weight gradients (k is the batch)
+	// and the narrow layers' forward products. Sized for full batches; a
+	// smaller batch needs no more, or splits less.
+	dev, need := ctx.Device(), 0
+	for l, L := range n.layers {
+		need = max(need, cuda.SgemmWorkspace(dev, rows, L.Out, L.In+1), cuda.SgemmWorkspace(dev, L.In+1, L.Out, rows))
+		if l > 0 {
+			need = max(need, cuda.SgemmWorkspace(dev, rows, L.In, L.Out))
+		}
+	}
+	if need > 0 {
+		w, err := gpuAlloc[float32](g, need)
+		if err != nil {
+			return g, err
+		}
+		g.s.SetWorkspace(w)
+	}
 	return g, nil
 }
 

@@ -24,6 +24,14 @@ type simCase struct {
 	loss  Loss
 	opt   func() Optimizer
 	bytes bool // inputs as XBytes
+	batch int  // samples a batch, 4 if 0; the training set has 2.5 batches
+}
+
+func (c simCase) batchSize() int {
+	if c.batch == 0 {
+		return 4
+	}
+	return c.batch
 }
 
 func (c simCase) String() string {
@@ -37,19 +45,20 @@ func (c simCase) String() string {
 func simCases() []simCase {
 	return []simCase{
 		// The original experiment's recipe.
-		{[]int{7, 5, 3}, []Activation{Sigmoid, Sigmoid}, CrossEntropy, func() Optimizer { return NewRMSprop() }, false},
-		{[]int{7, 6, 5, 3}, []Activation{ReLU, Tanh, Softmax}, SoftmaxCrossEntropy, func() Optimizer { return NewAdam() }, false},
-		{[]int{7, 6, 4}, []Activation{Tanh, Sigmoid}, MSE, func() Optimizer { return NewSGD(0.1, 0.9) }, true},
-		{[]int{7, 6, 5, 3}, []Activation{Softmax, Sigmoid, Identity}, MSE, func() Optimizer { return NewSGD(0.05, 0) }, false},
-		{[]int{7, 5, 3}, []Activation{Identity, Softmax}, CrossEntropy, func() Optimizer { return NewAdam() }, true},
+		{[]int{7, 5, 3}, []Activation{Sigmoid, Sigmoid}, CrossEntropy, func() Optimizer { return NewRMSprop() }, false, 0},
+		{[]int{7, 6, 5, 3}, []Activation{ReLU, Tanh, Softmax}, SoftmaxCrossEntropy, func() Optimizer { return NewAdam() }, false, 0},
+		{[]int{7, 6, 4}, []Activation{Tanh, Sigmoid}, MSE, func() Optimizer { return NewSGD(0.1, 0.9) }, true, 0},
+		{[]int{7, 6, 5, 3}, []Activation{Softmax, Sigmoid, Identity}, MSE, func() Optimizer { return NewSGD(0.05, 0) }, false, 0},
+		{[]int{7, 5, 3}, []Activation{Identity, Softmax}, CrossEntropy, func() Optimizer { return NewAdam() }, true, 0},
 	}
 }
 
-// simData returns 10 training and 6 test samples for the network: steps
-// of 4, 4 and 2 samples at batch size 4.
+// simData returns 2.5 batches of training samples and 1.5 of test
+// samples for the network: 10 and 6, steps of 4, 4 and 2 samples, at
+// batch size 4.
 func simData(c simCase) (train, test *Dataset) {
-	in, out := c.sizes[0], c.sizes[len(c.sizes)-1]
-	train, test = blobs(7, 10, in, out, 0.3), blobs(7, 6, in, out, 0.3)
+	in, out, b := c.sizes[0], c.sizes[len(c.sizes)-1], c.batchSize()
+	train, test = blobs(7, 5*b/2, in, out, 0.3), blobs(7, 3*b/2, in, out, 0.3)
 	if c.bytes {
 		for _, d := range []*Dataset{train, test} {
 			d.XBytes = make([]byte, len(d.X))
@@ -82,8 +91,8 @@ func optState(o Optimizer) [][]float32 {
 	return nil
 }
 
-// runTrain trains a new network of case c for epochs epochs at batch size
-// 4, on the CPU when ctx is nil and with trainCUDA otherwise. change, if
+// runTrain trains a new network of case c for epochs epochs at its batch
+// size, on the CPU when ctx is nil and with trainCUDA otherwise. change, if
 // not nil, is called after each batch.
 func runTrain(t *testing.T, c simCase, ctx *cuda.Context, graphs bool, epochs int, change func(Optimizer)) trainRun {
 	t.Helper()
@@ -94,7 +103,7 @@ func runTrain(t *testing.T, c simCase, ctx *cuda.Context, graphs bool, epochs in
 	train, test := simData(c)
 	opt := c.opt()
 	var r trainRun
-	cfg := TrainConfig{Epochs: epochs, BatchSize: 4, Seed: 5, Optimizer: opt,
+	cfg := TrainConfig{Epochs: epochs, BatchSize: c.batchSize(), Seed: 5, Optimizer: opt,
 		OnEpoch: func(s EpochStats) { r.stats = append(r.stats, s) },
 		OnBatch: func(done, total int) {
 			r.batches = append(r.batches, [2]int{done, total})
@@ -175,6 +184,30 @@ func TestCUDASimMatchesCPU(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCUDASimSplit trains with batches of 160 samples: on the simulated
+// device's 8 SMs, Sgemm splits the weight gradients (k = 160) along k
+// through the workspace newGPUNet sets on its stream.
+func TestCUDASimSplit(t *testing.T) {
+	c := simCases()[1]
+	c.batch = 160
+	n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := newGPUNet(n, cuda.NewSimContext(), c.batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := g.s.Workspace()
+	g.free()
+	if w == nil {
+		t.Fatal("no workspace for batches of 160 on 8 SMs")
+	}
+	cpu := runTrain(t, c, nil, false, 1, nil)
+	sim := runTrain(t, c, cuda.NewSimContext(), true, 1, nil)
+	compareRuns(t, sim, cpu, 1e-6, 1e-4)
 }
 
 // TestCUDASimHyperChange changes the learning rate after every batch: the
