@@ -3,9 +3,11 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -642,10 +644,14 @@ func TestGPUGoroutines(t *testing.T) {
 }
 
 // BenchmarkSgemm reports GFLOP/s measured with events, for square sizes
-// and MLP shapes.
+// and the largest products of an MNIST training step at batch 1500.
+// "auto" is Sgemm with a workspace, as the mlp backend runs it; the other
+// variants force a kernel and a number of slices of k (the data behind
+// sgemmShapeFor's rule).
 func BenchmarkSgemm(b *testing.B) {
 	c, s := testGPU(b)
-	shapes := []struct {
+	sms := c.Device().SMs
+	for _, sh := range []struct {
 		name    string
 		tA, tB  gemm.Transpose
 		m, n, k int
@@ -654,44 +660,54 @@ func BenchmarkSgemm(b *testing.B) {
 		{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
 		{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
 		{"NN/m=1024/n=1024/k=1024", gemm.NoTrans, gemm.NoTrans, 1024, 1024, 1024},
-		// The largest products of an MNIST training step at batch 1500,
-		// without and with a workspace (split along k).
 		{"NN/m=1500/n=200/k=784", gemm.NoTrans, gemm.NoTrans, 1500, 200, 784},
 		{"TN/m=785/n=200/k=1500", gemm.Trans, gemm.NoTrans, 785, 200, 1500},
+		{"NT/m=1500/n=200/k=100", gemm.NoTrans, gemm.Trans, 1500, 200, 100},
 		{"TN/m=201/n=100/k=1500", gemm.Trans, gemm.NoTrans, 201, 100, 1500},
-	}
-	for _, sh := range shapes {
-		for _, split := range []bool{false, true} {
-			need := SgemmWorkspace(c.Device(), sh.m, sh.n, sh.k)
-			name := sh.name
-			if split {
-				if need == 0 {
-					continue
-				}
-				name += "/split"
+		{"NN/m=1500/n=50/k=101", gemm.NoTrans, gemm.NoTrans, 1500, 50, 101},
+		{"TN/m=31/n=10/k=1500", gemm.Trans, gemm.NoTrans, 31, 10, 1500},
+	} {
+		r := rand.New(rand.NewPCG(5, 5))
+		da := upload(b, c, random(r, sh.m*sh.k, 1))
+		db := upload(b, c, random(r, sh.k*sh.n, 1))
+		dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
+		lda, ldb := sh.k, sh.n
+		if sh.tA == gemm.Trans {
+			lda = sh.m
+		}
+		if sh.tB == gemm.Trans {
+			ldb = sh.k
+		}
+		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, math.MaxInt)
+		w := must[*Buffer[float32]](b)(Alloc[float32](c, max(1, 4*auto.splits*sh.m*sh.n)))
+		variants := map[string]sgemmShape{"auto": auto}
+		for _, v := range []sgemmShape{
+			{ptx.Sgemm, 128, 1, sh.k}, {ptx.Sgemm64, 64, 1, sh.k},
+			{ptx.Sgemm64, 64, auto.splits / 2, 0}, {ptx.Sgemm64, 64, 2 * auto.splits, 0},
+		} {
+			if v.splits < 1 {
+				continue
 			}
-			b.Run(name, func(b *testing.B) {
-				if split {
-					w := must[*Buffer[float32]](b)(Alloc[float32](c, need))
-					defer w.Free()
-					s.SetWorkspace(w)
-					defer s.SetWorkspace(nil)
-				}
-				r := rand.New(rand.NewPCG(5, 5))
-				da := upload(b, c, random(r, sh.m*sh.k, 1))
-				db := upload(b, c, random(r, sh.k*sh.n, 1))
-				dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
-				defer dc.Free()
-				lda, ldb := sh.k, sh.n
-				if sh.tA == gemm.Trans {
-					lda = sh.m
-				}
-				if sh.tB == gemm.Trans {
-					ldb = sh.k
-				}
+			if v.splits > 1 {
+				v.kslice = ((sh.k+v.splits-1)/v.splits + 7) &^ 7
+				v.splits = (sh.k + v.kslice - 1) / v.kslice
+			}
+			if v != auto {
+				variants[fmt.Sprintf("tile=%d/splits=%d", v.tile, v.splits)] = v
+			}
+		}
+		names := slices.Sorted(maps.Keys(variants))
+		for _, name := range names {
+			v := variants[name]
+			b.Run(sh.name+"/"+name, func(b *testing.B) {
+				oa, ob, oc, ow := opnd("", da), opnd("", db), opnd("", dc), opnd("", w)
+				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
+				ls := sgemmLaunches(l, v, sh.m, sh.n, 0, oc, sh.n, ow)
 				run := func() {
-					if err := Sgemm(s, sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, da, lda, db, ldb, 0, dc, sh.n); err != nil {
-						b.Fatal(err)
+					for _, l := range ls {
+						if err := l.run(s); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 				run() // warm up
@@ -709,8 +725,11 @@ func BenchmarkSgemm(b *testing.B) {
 				el, _ := Elapsed(start, end)
 				flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k) * float64(b.N)
 				b.ReportMetric(flops/el.Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(el.Seconds()*1e6/float64(b.N), "µs/op")
 			})
 		}
+		w.Free()
+		dc.Free()
 	}
 }
 

@@ -59,11 +59,12 @@ func sameContext(op string, s *Stream, xs ...operand) {
 // scaled by beta.
 //
 // A product with fewer 128×128 tiles of C than the device has
-// multiprocessors and a long k is split along k when s has a workspace
-// (see Stream.SetWorkspace): slices of k into partial products in the
-// workspace, then one pass that sums them in a fixed order, so that the
-// result does not vary from run to run. How a product is split, and so
-// its rounding, depends on the device and the workspace's length.
+// multiprocessors runs on 64×64 tiles instead, and, when s has a workspace
+// (see Stream.SetWorkspace) and k is long, is split along k: slices of k
+// into partial products in the workspace, then one pass that sums them in
+// a fixed order, so that the result does not vary from run to run. How a
+// product is tiled and split, and so its rounding, depends on the device
+// and the workspace's length.
 //
 // Sgemm panics, naming the argument, when an argument is invalid or a
 // buffer belongs to another context than s; it returns an error when the
@@ -76,43 +77,66 @@ func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buff
 	if l == nil {
 		return nil
 	}
-	if s.work != nil && l.kernel == ptx.Sgemm {
-		w := opnd("Sgemm (the stream's workspace)", s.work)
-		for _, l := range splitLaunches(l, m, n, k, beta, oc, ldc, w, s.ctx.dev.SMs) {
-			if err := l.run(s); err != nil {
-				return err
-			}
-		}
-		return nil
+	if l.kernel != ptx.Sgemm {
+		return l.run(s)
 	}
-	return l.run(s)
+	var w operand
+	if s.work != nil {
+		w = opnd("Sgemm (the stream's workspace)", s.work)
+	}
+	for _, l := range sgemmPlan(l, m, n, k, beta, oc, ldc, w, s.ctx.dev.SMs) {
+		if err := l.run(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // minKSlice is the shortest slice of k a split gives a block: 8 steps of
-// the kernel's k loop, so that loading the first tiles and storing C stay
-// a small part of a block's time.
+// sgemm's k loop, 4 of sgemm64's, so that loading the first tiles and
+// storing C stay a small part of a block's time.
 const minKSlice = 64
 
-// sgemmSplit returns into how many slices of k, each kslice long (a
-// multiple of 8; the last may be shorter), Sgemm splits an m×n×k product
-// on a device with sms multiprocessors and a workspace of work floats:
-// splits is 1 when the product has at least a tile per multiprocessor,
-// when k is too short, or when fewer than two partial products fit the
-// workspace. Otherwise the tiles times splits fill at most one block per
-// multiprocessor (sgemm's 128x128 tile needs about 135 registers a thread,
-// so a multiprocessor holds one of its 256-thread blocks), in one wave.
-func sgemmSplit(m, n, k, sms, work int) (splits, kslice int) {
+// Blocks of 256 threads that a multiprocessor holds at once (64K
+// registers, from sm_52 to sm_90): sgemm needs 133–135 registers a thread
+// (ptxas), sgemm64 63 (sm_90) to 80 (sm_52). TestPTXAS keeps them there.
+const (
+	sgemmPerSM   = 1
+	sgemm64PerSM = 4
+)
+
+// sgemmShape is how Sgemm runs a product: its kernel and tile, and the
+// number of slices of k, each kslice long (a multiple of 8; the last may
+// be shorter).
+type sgemmShape struct {
+	kernel         *ptx.Kernel
+	tile           int
+	splits, kslice int
+}
+
+// sgemmShapeFor returns how Sgemm runs an m×n×k product on a device with
+// sms multiprocessors and a workspace of work floats. sgemm runs it when
+// its tiles give every multiprocessor a block, sgemm64 otherwise; it is
+// split along k when the tiles leave room for more blocks in one wave,
+// into slices of at least minKSlice, as far as the partial products fit
+// the workspace.
+func sgemmShapeFor(m, n, k, sms, work int) sgemmShape {
+	sh := sgemmShape{kernel: ptx.Sgemm, tile: ptx.SgemmTile, splits: 1, kslice: k}
 	if m <= 0 || n <= 0 {
-		return 1, k
+		return sh
 	}
-	t := ptx.SgemmTile
-	tiles := ((m + t - 1) / t) * ((n + t - 1) / t)
-	splits = min(sms/tiles, k/minKSlice, work/m/n)
+	tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
+	slots := sms * sgemmPerSM
+	if tiles(sh.tile) < sms {
+		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM
+	}
+	splits := min(slots/tiles(sh.tile), k/minKSlice, work/m/n)
 	if splits < 2 {
-		return 1, k
+		return sh
 	}
-	kslice = ((k+splits-1)/splits + 7) &^ 7
-	return (k + kslice - 1) / kslice, kslice
+	sh.kslice = ((k+splits-1)/splits + 7) &^ 7
+	sh.splits = (k + sh.kslice - 1) / sh.kslice
+	return sh
 }
 
 // SgemmWorkspace returns the workspace, in floats, with which Sgemm splits
@@ -123,35 +147,47 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 	if m <= 0 || n <= 0 || k <= 0 {
 		return 0
 	}
-	splits, _ := sgemmSplit(m, n, k, d.SMs, math.MaxInt)
-	if splits < 2 {
+	sh := sgemmShapeFor(m, n, k, d.SMs, math.MaxInt)
+	if sh.splits < 2 {
 		return 0
 	}
-	return splits * m * n
+	return sh.splits * m * n
 }
 
-// splitLaunches returns the launches of sgemm launch l (of an m×n×k
-// product into c) split along k through the workspace w on a device with
-// sms multiprocessors: the sgemm launch with one block per slice and
-// tile, writing alpha·(the slice's product) to the workspace, and
-// sgemm_reduce, which sums them into C with beta·C. Without a split it
-// returns l alone.
-func splitLaunches(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, sms int) []*launch {
-	splits, kslice := sgemmSplit(m, n, k, sms, w.n)
-	if splits < 2 {
-		return []*launch{l}
+// sgemmPlan returns the launches that run sgemm launch l (of an m×n×k
+// product into c) on a device with sms multiprocessors and the workspace
+// w (w.ok false: none), as sgemmShapeFor decides: l on the chosen tiles,
+// or, split, l writing alpha·(each slice's product) to the workspace with
+// one block per slice and tile, then sgemm_reduce, which sums them into C
+// with beta·C.
+func sgemmPlan(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, sms int) []*launch {
+	work := 0
+	if w.ok {
+		work = w.n
 	}
+	return sgemmLaunches(l, sgemmShapeFor(m, n, k, sms, work), m, n, beta, c, ldc, w)
+}
+
+// sgemmLaunches returns the launches that run sgemm launch l (of an m×n
+// product into c) as sh says, with the partial products of a split in w.
+func sgemmLaunches(l *launch, sh sgemmShape, m, n int, beta float32, c operand, ldc int, w operand) []*launch {
 	p := *l
-	p.grid.Z = uint32(splits)
+	t := uint32(sh.tile)
+	p.kernel = sh.kernel
+	p.grid = Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t, Z: 1}
+	if sh.splits < 2 {
+		return []*launch{&p}
+	}
+	p.grid.Z = uint32(sh.splits)
 	p.args = slices.Clone(l.args)
 	p.args[sgemmBeta] = F32(0)
 	p.args[sgemmC] = Ptr(w.ptr)
 	p.args[sgemmLdc] = U32(uint32(n))
-	p.args[sgemmKSlice] = U32(uint32(kslice))
+	p.args[sgemmKSlice] = U32(uint32(sh.kslice))
 	p.args[sgemmCStride] = U64(4 * uint64(m) * uint64(n))
 	g, b := grid2D(m, n)
 	r := &launch{kernel: ptx.SgemmReduce, grid: g, block: b,
-		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(splits)), F32(beta)}}
+		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), F32(beta)}}
 	return []*launch{&p, r}
 }
 

@@ -71,27 +71,38 @@ func TestSimSgemmLaunches(t *testing.T) {
 		{gemm.Trans, gemm.NoTrans, 20, 20, 0, 0, 0, 1, 3},   // scale
 		{gemm.NoTrans, gemm.NoTrans, 20, 20, 5, 0, 0, 0, 0}, // zeros
 	} {
-		d := newSimDevice(t)
-		ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
-		lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, x.n+x.pad
-		a, b, c := random(r, max(ar*lda, 1), 1), random(r, max(br*ldb, 1), 1), random(r, x.m*ldc, 1)
-		if x.beta == 0 {
-			for i := range c {
-				c[i] = float32(math.NaN())
+		for _, small := range []bool{false, true} {
+			d := newSimDevice(t)
+			ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
+			lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, x.n+x.pad
+			a, b, c := random(r, max(ar*lda, 1), 1), random(r, max(br*ldb, 1), 1), random(r, x.m*ldc, 1)
+			if x.beta == 0 {
+				for i := range c {
+					c[i] = float32(math.NaN())
+				}
 			}
-		}
-		oa, ob, oc := d.buf(a), d.buf(b), d.buf(c)
-		d.run(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc))
-		got := d.read(oc)
-		bound := make([]float64, len(c))
-		if x.k == 0 || x.alpha == 0 {
-			ref.Scale(c, x.m, x.n, ldc, x.beta)
-		} else {
-			bound = ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, c, ldc)
-		}
-		for i := range got {
-			if got[i] != c[i] && !(math.Abs(float64(got[i])-float64(c[i])) <= bound[i]) && !(got[i] != got[i] && c[i] != c[i]) {
-				t.Fatalf("%+v: C[%d] = %v, want %v", x, i, got[i], c[i])
+			oa, ob, oc := d.buf(a), d.buf(b), d.buf(c)
+			l := sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc)
+			if small && l != nil && l.kernel == ptx.Sgemm {
+				// As Sgemm plans it on 16 SMs without a workspace: sgemm64.
+				ls := sgemmPlan(l, x.m, x.n, x.k, x.beta, oc, ldc, operand{}, 16)
+				if len(ls) != 1 || ls[0].kernel != ptx.Sgemm64 {
+					t.Fatalf("%+v: planned %d launches of %s", x, len(ls), ls[0].kernel.Name)
+				}
+				l = ls[0]
+			}
+			d.run(l)
+			got := d.read(oc)
+			bound := make([]float64, len(c))
+			if x.k == 0 || x.alpha == 0 {
+				ref.Scale(c, x.m, x.n, ldc, x.beta)
+			} else {
+				bound = ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, c, ldc)
+			}
+			for i := range got {
+				if got[i] != c[i] && !(math.Abs(float64(got[i])-float64(c[i])) <= bound[i]) && !(got[i] != got[i] && c[i] != c[i]) {
+					t.Fatalf("%+v (small %v): C[%d] = %v, want %v", x, small, i, got[i], c[i])
+				}
 			}
 		}
 	}

@@ -10,43 +10,52 @@ import (
 	ref "github.com/gokernels/gemm/ptx/ptxtest"
 )
 
-// TestSgemmSplit checks how products are split along k: the shapes of
-// one MNIST training step on a 132-SM GPU, and the rules on random shapes.
-func TestSgemmSplit(t *testing.T) {
+// TestSgemmShape checks how products are tiled and split along k: the
+// shapes of one MNIST training step on a 132-SM GPU, and the rules on
+// random shapes.
+func TestSgemmShape(t *testing.T) {
+	big, small := ptx.Sgemm, ptx.Sgemm64
 	for _, x := range []struct {
 		m, n, k, sms, work int
-		splits, kslice     int
+		want               sgemmShape
 	}{
-		{785, 200, 1500, 132, math.MaxInt, 9, 168}, // weight gradient: 14 tiles
-		{1500, 200, 784, 132, math.MaxInt, 5, 160}, // forward: 24 tiles
-		{31, 10, 1500, 132, math.MaxInt, 21, 72},   // small weight gradient: about k/64 slices
-		{1500, 200, 100, 132, math.MaxInt, 1, 100}, // k too short
-		{4096, 4096, 4096, 132, math.MaxInt, 1, 4096},
-		{785, 200, 1500, 132, 4 * 785 * 200, 4, 376}, // as many as the workspace holds
-		{785, 200, 1500, 132, 2*785*200 - 1, 1, 1500},
-		{785, 200, 1500, 1, math.MaxInt, 1, 1500},
-		{0, 200, 1500, 132, 0, 1, 1500},
+		{785, 200, 1500, 132, math.MaxInt, sgemmShape{small, 64, 10, 152}}, // weight gradient: 52 tiles of 64
+		{1500, 200, 784, 132, math.MaxInt, sgemmShape{small, 64, 5, 160}},  // forward: 96 tiles
+		{31, 10, 1500, 132, math.MaxInt, sgemmShape{small, 64, 21, 72}},    // small weight gradient: about k/64 slices
+		{1500, 200, 100, 132, math.MaxInt, sgemmShape{small, 64, 1, 100}},  // k too short
+		{4096, 4096, 4096, 132, math.MaxInt, sgemmShape{big, 128, 1, 4096}},
+		{1024, 1024, 4096, 32, math.MaxInt, sgemmShape{big, 128, 1, 4096}},   // a tile per SM already
+		{785, 200, 1500, 132, 4 * 785 * 200, sgemmShape{small, 64, 4, 376}},  // as many as the workspace holds
+		{785, 200, 1500, 132, 2*785*200 - 1, sgemmShape{small, 64, 1, 1500}}, // not two
+		{785, 200, 1500, 1, math.MaxInt, sgemmShape{big, 128, 1, 1500}},      // one SM
+		{0, 200, 1500, 132, 0, sgemmShape{big, 128, 1, 1500}},
 	} {
-		s, ks := sgemmSplit(x.m, x.n, x.k, x.sms, x.work)
-		if s != x.splits || ks != x.kslice {
-			t.Errorf("sgemmSplit(%d, %d, %d, %d SMs, %d) = %d, %d; want %d, %d", x.m, x.n, x.k, x.sms, x.work, s, ks, x.splits, x.kslice)
+		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, x.work); got != x.want {
+			t.Errorf("sgemmShapeFor(%d, %d, %d, %d SMs, %d) = %s/%d/%d/%d; want %s/%d/%d/%d", x.m, x.n, x.k, x.sms, x.work,
+				got.kernel.Name, got.tile, got.splits, got.kslice, x.want.kernel.Name, x.want.tile, x.want.splits, x.want.kslice)
 		}
 	}
 	r := rand.New(rand.NewPCG(3, 3))
 	for range 10000 {
 		m, n, k, sms := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200)
 		work := r.IntN(20 * m * n)
-		s, ks := sgemmSplit(m, n, k, sms, work)
-		tiles := ((m + 127) / 128) * ((n + 127) / 128)
+		sh := sgemmShapeFor(m, n, k, sms, work)
+		tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
+		slots := sms * sgemmPerSM
+		if sh.kernel == ptx.Sgemm64 {
+			slots = sms * sgemm64PerSM
+		}
 		switch {
-		case s == 1:
-			if ks != k {
-				t.Fatalf("%d×%d×%d: no split with kslice %d", m, n, k, ks)
+		case (sh.kernel == ptx.Sgemm) != (tiles(128) >= sms) || sh.tile != map[*ptx.Kernel]int{big: 128, small: 64}[sh.kernel]:
+			t.Fatalf("%d×%d on %d SMs: %s with tile %d", m, n, sms, sh.kernel.Name, sh.tile)
+		case sh.splits == 1:
+			if sh.kslice != k {
+				t.Fatalf("%d×%d×%d: no split with kslice %d", m, n, k, sh.kslice)
 			}
-		case ks%8 != 0 || ks < minKSlice || (s-1)*ks >= k || s*ks < k:
-			t.Fatalf("%d×%d×%d: %d slices of %d do not cover k with none empty", m, n, k, s, ks)
-		case s*tiles > sms || s*m*n > work:
-			t.Fatalf("%d×%d×%d on %d SMs, work %d: %d slices of %d tiles", m, n, k, sms, work, s, tiles)
+		case sh.kslice%8 != 0 || sh.kslice < minKSlice || (sh.splits-1)*sh.kslice >= k || sh.splits*sh.kslice < k:
+			t.Fatalf("%d×%d×%d: %d slices of %d do not cover k with none empty", m, n, k, sh.splits, sh.kslice)
+		case sh.splits*tiles(sh.tile) > slots || sh.splits*m*n > work:
+			t.Fatalf("%d×%d×%d on %d SMs, work %d: %d slices of %d tiles", m, n, k, sms, work, sh.splits, tiles(sh.tile))
 		}
 	}
 }
@@ -66,6 +75,7 @@ func TestSgemmSplitArgs(t *testing.T) {
 // workspace poisoned with NaN so that an unwritten partial shows.
 func TestSimSgemmSplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
+	kernel := ptx.Sgemm64 // fewer 128×128 tiles than SMs
 	for _, x := range []sgemmCase{
 		{gemm.NoTrans, gemm.NoTrans, 70, 33, 200, 1, 0, 1.5, 0.5},
 		{gemm.Trans, gemm.Trans, 33, 70, 199, 0, 0, 1, 0},
@@ -86,8 +96,8 @@ func TestSimSgemmSplit(t *testing.T) {
 			w[i] = float32(math.NaN())
 		}
 		oa, ob, oc, ow := d.buf(a), d.buf(b), d.buf(c), d.buf(w)
-		ls := splitLaunches(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, 16)
-		if len(ls) != 2 || ls[0].grid.Z != 3 {
+		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, 16)
+		if len(ls) != 2 || ls[0].grid.Z != 3 || ls[0].kernel != kernel {
 			t.Fatalf("%+v: %d launches, want a split in 3", x, len(ls))
 		}
 		d.run(ls...)

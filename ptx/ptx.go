@@ -95,13 +95,16 @@ const (
 // Launch geometry the kernels are written for.
 const (
 	SgemmTile    = 128 // rows and columns of C per block of sgemm
-	SgemmThreads = 256 // threads per block of sgemm
+	Sgemm64Tile  = 64  // rows and columns of C per block of sgemm64
+	SgemmThreads = 256 // threads per block of sgemm and sgemm64
 	RowsPerBlock = 8   // rows per 256-thread block of the row kernels (one warp a row)
 )
 
 var (
 	//go:embed sgemm.ptx
 	sgemmSource string
+	//go:embed sgemm64.ptx
+	sgemm64Source string
 	//go:embed elementwise.ptx
 	elementwiseSource string
 	//go:embed loss.ptx
@@ -113,6 +116,7 @@ var (
 // The modules.
 var (
 	SgemmModule       = &Module{File: "sgemm.ptx", Source: sgemmSource}
+	Sgemm64Module     = &Module{File: "sgemm64.ptx", Source: sgemm64Source}
 	ElementwiseModule = &Module{File: "elementwise.ptx", Source: elementwiseSource}
 	LossModule        = &Module{File: "loss.ptx", Source: lossSource}
 	OptimModule       = &Module{File: "optim.ptx", Source: optimSource}
@@ -149,6 +153,10 @@ var (
 	SgemmReduce = kernel(SgemmModule, "sgemm_reduce",
 		p("c", U64), p("ldc", U32), p("w", U64), p("m", U32), p("n", U32),
 		p("splits", U32), p("beta", F32))
+
+	// Sgemm64 is Sgemm with 64×64 tiles of C: grid (ceil(n/64),
+	// ceil(m/64), splits), block 256, the same parameters.
+	Sgemm64 = kernel(Sgemm64Module, "sgemm64", Sgemm.Params...)
 
 	// BiasAct sets y = act(y + bias); bias may be null. 2-D launch as
 	// Scale.
@@ -215,7 +223,7 @@ var (
 
 // Modules returns the portable modules in a fixed order.
 func Modules() []*Module {
-	return []*Module{SgemmModule, ElementwiseModule, LossModule, OptimModule}
+	return []*Module{SgemmModule, Sgemm64Module, ElementwiseModule, LossModule, OptimModule}
 }
 
 // Kernels returns every kernel of every module.

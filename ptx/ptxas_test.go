@@ -19,9 +19,12 @@ var ptxasArchs = []string{"sm_52", "sm_90"}
 
 // ptxasLimits are the resources a kernel may use at most: its registers
 // (per thread) and static shared memory (bytes). Registers above the limit
-// cost occupancy; sgemm's 128x128 tile needs about 135.
+// cost occupancy, which package cuda's tiling assumes (sgemmPerSM,
+// sgemm64PerSM): sgemm's 128x128 tile needs about 135, sgemm64 63 on sm_90
+// and 80 on sm_52 (4 and 3 blocks of 256 threads on a multiprocessor).
 var ptxasLimits = map[string][2]int{
-	"sgemm": {168, 48 << 10},
+	"sgemm":   {168, 48 << 10},
+	"sgemm64": {80, 48 << 10},
 }
 
 const ptxasDefaultRegs = 64

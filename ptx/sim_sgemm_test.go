@@ -52,6 +52,7 @@ type gemmCase struct {
 	alpha, beta   float32
 	poisonC       bool // fill C with NaN (with beta == 0)
 	kslice        int  // > 0: split k into slices this long, then sgemm_reduce
+	tile          int  // 128 (sgemm) or 64 (sgemm64)
 	wantVectorish bool
 }
 
@@ -62,11 +63,17 @@ func (c gemmCase) String() string {
 		}
 		return "N"
 	}
-	return fmt.Sprintf("%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g/kslice=%d",
-		tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
+	return fmt.Sprintf("tile=%d/%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g/kslice=%d",
+		c.tile, tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
 }
 
-func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
+// runGemmCase runs case c with sgemm or sgemm64 (mods[0] and mods[1]) and
+// checks C against the float64 reference.
+func runGemmCase(t *testing.T, mods [2]*ptxsim.Module, c gemmCase) {
+	mod := mods[0]
+	if c.tile == 64 {
+		mod = mods[1]
+	}
 	r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n*1000+c.k)))
 	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
 	lda, ldb, ldc := max(ac, 1)+c.padA, max(bc, 1)+c.padB, max(c.n, 1)+c.padC
@@ -93,9 +100,13 @@ func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
 	if c.tB {
 		trans |= 2
 	}
-	grid := ptxsim.Dim3{X: (c.n + 127) / 128, Y: (c.m + 127) / 128, Z: 1}
+	name := "sgemm"
+	if c.tile == 64 {
+		name = "sgemm64"
+	}
+	grid := ptxsim.Dim3{X: (c.n + c.tile - 1) / c.tile, Y: (c.m + c.tile - 1) / c.tile, Z: 1}
 	if c.kslice == 0 {
-		err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
+		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
 			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
 			uint64(c.k), 0)
@@ -111,14 +122,14 @@ func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
 			w[i] = nan()
 		}
 		pw := alloc(mem, w, 0)
-		err := mod.Launch(mem, "sgemm", grid, ptxsim.Dim3{X: 256},
+		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
 			pa, uint64(lda), pb, uint64(ldb), 0, pw, uint64(c.n), trans,
 			uint64(c.kslice), uint64(4*c.m*c.n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = mod.Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
+		err = mods[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
 			pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta))
 		if err != nil {
 			t.Fatal(err)
@@ -142,8 +153,23 @@ func runGemmCase(t *testing.T, mod *ptxsim.Module, c gemmCase) {
 	}
 }
 
+// gemmModules parses sgemm.ptx and sgemm64.ptx.
+func gemmModules(t *testing.T) [2]*ptxsim.Module {
+	return [2]*ptxsim.Module{simModule(t, ptx.SgemmModule), simModule(t, ptx.Sgemm64Module)}
+}
+
+// runGemmCases runs every case with both kernels.
+func runGemmCases(t *testing.T, cases []gemmCase) {
+	mods := gemmModules(t)
+	for _, tile := range []int{128, 64} {
+		for _, c := range cases {
+			c.tile = tile
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mods, c) })
+		}
+	}
+}
+
 func TestSimSgemm(t *testing.T) {
-	mod := simModule(t, ptx.SgemmModule)
 	var cases []gemmCase
 	for _, tA := range []bool{false, true} {
 		for _, tB := range []bool{false, true} {
@@ -160,20 +186,20 @@ func TestSimSgemm(t *testing.T) {
 		gemmCase{m: 3, n: 2, k: 0, alpha: 1, beta: 2}, // k == 0: beta*C
 		gemmCase{tA: true, m: 1, n: 300, k: 5, alpha: 1, beta: 0, poisonC: true},
 		gemmCase{tB: true, m: 260, n: 3, k: 33, alpha: 0.25, beta: 0, poisonC: true},
+		// sgemm64's tile and k step ± 1.
+		gemmCase{m: 65, n: 63, k: 17, padA: 2, alpha: 1, beta: 0.5},
+		gemmCase{tA: true, tB: true, m: 63, n: 65, k: 15, alpha: 1, beta: 0, poisonC: true},
 	)
 	if testing.Short() {
 		cases = cases[:4]
 	}
-	for _, c := range cases {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mod, c) })
-	}
+	runGemmCases(t, cases)
 }
 
 // TestSimSgemmSplit runs products split along k: sgemm with a grid of
 // several slices into a workspace, then sgemm_reduce (whose grid has
 // fewer rows of blocks than C has rows of 8, so that it loops).
 func TestSimSgemmSplit(t *testing.T) {
-	mod := simModule(t, ptx.SgemmModule)
 	var cases []gemmCase
 	for _, tA := range []bool{false, true} {
 		for _, tB := range []bool{false, true} {
@@ -191,9 +217,7 @@ func TestSimSgemmSplit(t *testing.T) {
 	if testing.Short() {
 		cases = cases[:3]
 	}
-	for _, c := range cases {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mod, c) })
-	}
+	runGemmCases(t, cases)
 }
 
 func TestSimScale(t *testing.T) {
