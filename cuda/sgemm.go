@@ -71,9 +71,44 @@ func sameContext(op string, s *Stream, xs ...operand) {
 // driver fails. The work is queued: wait for s before reading C on the
 // host.
 func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int) error {
-	oa, ob, oc := opnd("Sgemm", a), opnd("Sgemm", b), opnd("Sgemm", c)
+	return sgemm("Sgemm", s, Identity, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, 0)
+}
+
+// SgemmAct queues C = act(alpha·op(A)·op(B) + beta·C) on stream s: Sgemm
+// with a layer's activation applied as C is stored, with the arithmetic
+// of BiasAct (so that it gives the bits of Sgemm followed by BiasAct with
+// no bias). act is Identity, Sigmoid, ReLU or Tanh; softmax is not
+// element-wise (see SoftmaxRows). When alpha or k is zero, C =
+// act(beta·C). Arguments and errors are as for Sgemm.
+func SgemmAct(s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int) error {
+	return sgemm("SgemmAct", s, act, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, 0)
+}
+
+// SgemmActGrad queues C = (alpha·op(A)·op(B) + beta·C) ⊙ act′(Y) on
+// stream s, where Y (m×n, leading dimension ldy) holds the outputs of the
+// activation act, and act′ is taken from them as ActGrad does (with its
+// arithmetic): the gradient through a layer's activation, as the product
+// that brings it back from the next layer is stored. act is Identity,
+// Sigmoid, ReLU or Tanh. Y is not read when act is Identity and may then
+// be nil. Arguments and errors are as for Sgemm.
+func SgemmActGrad(s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int, y *Buffer[float32], ldy int) error {
+	if y == nil && act == Identity {
+		return sgemm("SgemmActGrad", s, act, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, 0)
+	}
+	if y == nil {
+		panic(fmt.Sprintf("cuda: SgemmActGrad: y is nil, needed for the derivative of %v", act))
+	}
+	return sgemm("SgemmActGrad", s, act, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, y, ldy)
+}
+
+// sgemm is Sgemm, SgemmAct (y nil) and SgemmActGrad (y not nil).
+func sgemm(op string, s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int, y *Buffer[float32], ldy int) error {
+	oa, ob, oc, oy := opnd(op, a), opnd(op, b), opnd(op, c), opnd(op, y)
 	l := sgemmLaunch(tA, tB, m, n, k, alpha, oa, lda, ob, ldb, beta, oc, ldc)
-	sameContext("Sgemm", s, oa, ob, oc)
+	if act != Identity || y != nil {
+		l = sgemmEpilogue(op, l, act, m, n, beta, oc, ldc, oy, ldy)
+	}
+	sameContext(op, s, oa, ob, oc, oy)
 	if l == nil {
 		return nil
 	}
@@ -82,7 +117,7 @@ func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buff
 	}
 	var w operand
 	if s.work != nil {
-		w = opnd("Sgemm (the stream's workspace)", s.work)
+		w = opnd(op+" (the stream's workspace)", s.work)
 	}
 	for _, l := range sgemmPlan(l, m, n, k, beta, oc, ldc, w, s.ctx.dev.SMs) {
 		if err := l.run(s); err != nil {
@@ -92,14 +127,44 @@ func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buff
 	return nil
 }
 
+// sgemmEpilogue checks act and Y (y.ok false: no Y) and returns the launch
+// that computes the product of the sgemm launch l (as sgemmLaunch made it,
+// for an m×n C) with that epilogue: l with act, y and ldy set, or, where
+// l scales C or does nothing (alpha or k zero), sgemm with k = 0, which
+// stores act(beta·C) or beta·C·act′(Y) without reading A or B.
+func sgemmEpilogue(op string, l *launch, act Activation, m, n int, beta float32, c operand, ldc int, y operand, ldy int) *launch {
+	if act < Identity || act > Tanh {
+		panic(fmt.Sprintf("cuda: %s: activation %v is not element-wise (Identity, Sigmoid, ReLU or Tanh)", op, act))
+	}
+	if y.ok {
+		checkMat(op, "y", "ldy", m, n, y, ldy)
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if l == nil || l.kernel != ptx.Sgemm {
+		// alpha or k is zero: sgemm with k = 0 stores the epilogue of beta·C.
+		t := uint32(ptx.SgemmTile)
+		l = &launch{kernel: ptx.Sgemm, grid: Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
+			block: Dim3{X: ptx.SgemmThreads}, args: sgemmArgs(m, n, 0, 0, 0, 1, 0, 1, beta, c.ptr, ldc, 0)}
+	}
+	l.args[sgemmAct] = U32(uint32(act))
+	if y.ok {
+		l.args[sgemmY] = Ptr(y.ptr)
+		l.args[sgemmLdy] = U32(uint32(ldy))
+	}
+	return l
+}
+
 // minKSlice is the shortest slice of k a split gives a block: 8 steps of
 // sgemm's k loop, 4 of sgemm64's, so that loading the first tiles and
 // storing C stay a small part of a block's time.
 const minKSlice = 64
 
 // Blocks of 256 threads that a multiprocessor holds at once (64K
-// registers, from sm_52 to sm_90): sgemm needs 133–135 registers a thread
-// (ptxas), sgemm64 63 (sm_90) to 80 (sm_52). TestPTXAS keeps them there.
+// registers, from sm_52 to sm_90), at least: sgemm needs 126 (sm_90, two
+// blocks) to 129 (sm_52, one) registers a thread, sgemm64 62 (sm_90) to
+// 80 (sm_52). TestPTXAS keeps them there.
 const (
 	sgemmPerSM   = 1
 	sgemm64PerSM = 4
@@ -185,20 +250,36 @@ func sgemmLaunches(l *launch, sh sgemmShape, m, n int, beta float32, c operand, 
 	p.args[sgemmLdc] = U32(uint32(n))
 	p.args[sgemmKSlice] = U32(uint32(sh.kslice))
 	p.args[sgemmCStride] = U64(4 * uint64(m) * uint64(n))
+	p.args[sgemmAct], p.args[sgemmY], p.args[sgemmLdy] = U32(0), U64(0), U32(0)
 	g, b := grid2D(m, n)
 	r := &launch{kernel: ptx.SgemmReduce, grid: g, block: b,
-		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), F32(beta)}}
+		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), F32(beta),
+			l.args[sgemmAct], l.args[sgemmY], l.args[sgemmLdy]}}
 	return []*launch{&p, r}
 }
 
-// The positions of sgemm's arguments that a split changes.
+// The positions of sgemm's arguments that a split or an epilogue changes.
 const (
 	sgemmBeta    = 8
 	sgemmC       = 9
 	sgemmLdc     = 10
 	sgemmKSlice  = 12
 	sgemmCStride = 13
+	sgemmAct     = 14
+	sgemmY       = 15
+	sgemmLdy     = 16
 )
+
+// sgemmArgs returns sgemm's arguments for an unsplit product with no
+// epilogue.
+func sgemmArgs(m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int, trans uint32) []Arg {
+	return []Arg{
+		U32(uint32(m)), U32(uint32(n)), U32(uint32(k)), F32(alpha),
+		Ptr(a), U32(uint32(lda)), Ptr(b), U32(uint32(ldb)),
+		F32(beta), Ptr(c), U32(uint32(ldc)), U32(trans),
+		U32(uint32(k)), U64(0), U32(0), U64(0), U32(0),
+	}
+}
 
 // sgemmLaunch checks the arguments of Sgemm and returns the launch that
 // computes the product: sgemm, scale (k == 0 or alpha == 0), or nil when
@@ -241,12 +322,7 @@ func sgemmLaunch(tA, tB gemm.Transpose, m, n, k int, alpha float32, a operand, l
 		kernel: ptx.Sgemm,
 		grid:   Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
 		block:  Dim3{X: ptx.SgemmThreads},
-		args: []Arg{
-			U32(uint32(m)), U32(uint32(n)), U32(uint32(k)), F32(alpha),
-			Ptr(a.ptr), U32(uint32(lda)), Ptr(b.ptr), U32(uint32(ldb)),
-			F32(beta), Ptr(c.ptr), U32(uint32(ldc)), U32(trans),
-			U32(uint32(k)), U64(0),
-		},
+		args:   sgemmArgs(m, n, k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr, ldc, trans),
 	}
 }
 

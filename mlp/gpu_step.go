@@ -33,13 +33,19 @@ func (g *gpuNet) forward(rows int) error {
 		if fused {
 			c, ldc = g.delta[l], L.Out
 		}
-		if err := cuda.Sgemm(g.s, gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In+1, 1, g.act[l], gpuLD(L.In), g.block[l], L.Out, 0, c, ldc); err != nil {
+		// The element-wise activations are applied as the product is
+		// stored; softmax, a row at a time, by a kernel of its own.
+		act := gpuAct(L.Activation)
+		if fused || act == cuda.Softmax {
+			act = cuda.Identity
+		}
+		if err := cuda.SgemmAct(g.s, act, gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In+1, 1, g.act[l], gpuLD(L.In), g.block[l], L.Out, 0, c, ldc); err != nil {
 			return err
 		}
-		if fused || L.Activation == Identity {
+		if fused || L.Activation != Softmax {
 			continue
 		}
-		if err := cuda.BiasAct(g.s, gpuAct(L.Activation), c, rows, L.Out, ldc, nil); err != nil {
+		if err := cuda.BiasAct(g.s, cuda.Softmax, c, rows, L.Out, ldc, nil); err != nil {
 			return err
 		}
 	}
@@ -80,13 +86,21 @@ func (g *gpuNet) backward(rows int) error {
 		if l == 0 {
 			break
 		}
-		if err := cuda.Sgemm(g.s, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In); err != nil {
-			return err
-		}
-		if prev := g.n.layers[l-1].Activation; prev != Identity {
-			if err := cuda.ActGrad(g.s, gpuAct(prev), g.delta[l-1], L.In, g.act[l], gpuLD(L.In), rows, L.In); err != nil {
+		// dZ·Wᵀ times the previous activation's derivative, taken from its
+		// outputs as the product is stored; softmax's, which mixes a row,
+		// by a kernel of its own.
+		prev := gpuAct(g.n.layers[l-1].Activation)
+		if prev == cuda.Softmax {
+			if err := cuda.Sgemm(g.s, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In); err != nil {
 				return err
 			}
+			if err := cuda.ActGrad(g.s, prev, g.delta[l-1], L.In, g.act[l], gpuLD(L.In), rows, L.In); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := cuda.SgemmActGrad(g.s, prev, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In, g.act[l], gpuLD(L.In)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -133,26 +133,30 @@ func kernel(m *Module, name string, params ...Param) *Kernel {
 // The kernels. Matrices are row-major; ld parameters are leading dimensions
 // in elements; pointers (U64) are device addresses.
 var (
-	// Sgemm computes C = alpha*op(A)*op(B) + beta*C; trans has bit 0 set
-	// when A is transposed and bit 1 when B is. Grid (ceil(n/128),
-	// ceil(m/128), splits), block 256: block z works on the slice of k
-	// from z*kslice (kslice >= k without a split) and writes the C at
-	// c + z*cstride bytes.
+	// Sgemm computes v = alpha*op(A)*op(B) + beta*C and stores C =
+	// act(v), or v*act'(Y) when y is not null (Y the activation's outputs,
+	// leading dimension ldy), with the arithmetic of BiasAct and ActGrad;
+	// trans has bit 0 set when A is transposed and bit 1 when B is. Grid
+	// (ceil(n/128), ceil(m/128), splits), block 256: block z works on the
+	// slice of k from z*kslice (kslice >= k without a split) and writes
+	// the C at c + z*cstride bytes.
 	Sgemm = kernel(SgemmModule, "sgemm",
 		p("m", U32), p("n", U32), p("k", U32), p("alpha", F32),
 		p("a", U64), p("lda", U32), p("b", U64), p("ldb", U32),
 		p("beta", F32), p("c", U64), p("ldc", U32), p("trans", U32),
-		p("kslice", U32), p("cstride", U64))
+		p("kslice", U32), p("cstride", U64),
+		p("act", U32), p("y", U64), p("ldy", U32))
 	// Scale sets C = beta*C, writing zeros when beta is 0. Grid
 	// (ceil(n/32), min(ceil(m/8), 65535)), block (32, 8).
 	Scale = kernel(SgemmModule, "scale",
 		p("c", U64), p("m", U32), p("n", U32), p("ldc", U32), p("beta", F32))
-	// SgemmReduce sets C = W_0 + … + W_{splits−1} + beta*C, where W_z is
-	// the m×n matrix at w + z*m*n floats, summed in the order of z. 2-D
+	// SgemmReduce finishes a split product: v = W_0 + … + W_{splits−1} +
+	// beta*C, where W_z is the m×n matrix at w + z*m*n floats, summed in
+	// the order of z, then C = act(v) or v*act'(Y) as Sgemm stores. 2-D
 	// launch as Scale.
 	SgemmReduce = kernel(SgemmModule, "sgemm_reduce",
 		p("c", U64), p("ldc", U32), p("w", U64), p("m", U32), p("n", U32),
-		p("splits", U32), p("beta", F32))
+		p("splits", U32), p("beta", F32), p("act", U32), p("y", U64), p("ldy", U32))
 
 	// Sgemm64 is Sgemm with 64×64 tiles of C: grid (ceil(n/64),
 	// ceil(m/64), splits), block 256, the same parameters.

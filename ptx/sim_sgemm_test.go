@@ -67,13 +67,58 @@ func (c gemmCase) String() string {
 		c.tile, tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
 }
 
+// simGemm launches case c's product on the operands at pa, pb and pc:
+// sgemm or sgemm64, and sgemm_reduce after it when c.kslice splits k, with
+// the epilogue act, y, ldy.
+func simGemm(t *testing.T, mods [2]*ptxsim.Module, mem *ptxsim.Memory, c gemmCase, pa uint64, lda int, pb uint64, ldb int, pc uint64, ldc int, act int, py uint64, ldy int) {
+	t.Helper()
+	mod, name := mods[0], "sgemm"
+	if c.tile == 64 {
+		mod, name = mods[1], "sgemm64"
+	}
+	var trans uint64
+	if c.tA {
+		trans |= 1
+	}
+	if c.tB {
+		trans |= 2
+	}
+	grid := ptxsim.Dim3{X: (c.n + c.tile - 1) / c.tile, Y: (c.m + c.tile - 1) / c.tile, Z: 1}
+	if c.kslice == 0 {
+		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
+			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
+			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
+			uint64(c.k), 0, uint64(act), py, uint64(ldy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	// The partials go to a NaN-filled workspace, so that one left
+	// unwritten shows in C.
+	grid.Z = (c.k + c.kslice - 1) / c.kslice
+	w := make([]float32, grid.Z*c.m*c.n)
+	for i := range w {
+		w[i] = nan()
+	}
+	pw := alloc(mem, w, 0)
+	err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
+		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
+		pa, uint64(lda), pb, uint64(ldb), 0, pw, uint64(c.n), trans,
+		uint64(c.kslice), uint64(4*c.m*c.n), 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mods[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
+		pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta), uint64(act), py, uint64(ldy))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runGemmCase runs case c with sgemm or sgemm64 (mods[0] and mods[1]) and
 // checks C against the float64 reference.
 func runGemmCase(t *testing.T, mods [2]*ptxsim.Module, c gemmCase) {
-	mod := mods[0]
-	if c.tile == 64 {
-		mod = mods[1]
-	}
 	r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n*1000+c.k)))
 	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
 	lda, ldb, ldc := max(ac, 1)+c.padA, max(bc, 1)+c.padB, max(c.n, 1)+c.padC
@@ -93,48 +138,7 @@ func runGemmCase(t *testing.T, mods [2]*ptxsim.Module, c gemmCase) {
 	}
 	mem := ptxsim.NewMemory()
 	pa, pb, pc := alloc(mem, a, c.offA), alloc(mem, b, c.offB), alloc(mem, cv, c.offC)
-	var trans uint64
-	if c.tA {
-		trans |= 1
-	}
-	if c.tB {
-		trans |= 2
-	}
-	name := "sgemm"
-	if c.tile == 64 {
-		name = "sgemm64"
-	}
-	grid := ptxsim.Dim3{X: (c.n + c.tile - 1) / c.tile, Y: (c.m + c.tile - 1) / c.tile, Z: 1}
-	if c.kslice == 0 {
-		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
-			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
-			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
-			uint64(c.k), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		// The partials go to a NaN-filled workspace, so that one left
-		// unwritten shows in C.
-		grid.Z = (c.k + c.kslice - 1) / c.kslice
-		w := make([]float32, grid.Z*c.m*c.n)
-		for i := range w {
-			w[i] = nan()
-		}
-		pw := alloc(mem, w, 0)
-		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
-			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
-			pa, uint64(lda), pb, uint64(ldb), 0, pw, uint64(c.n), trans,
-			uint64(c.kslice), uint64(4*c.m*c.n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = mods[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
-			pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta))
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	simGemm(t, mods, mem, c, pa, lda, pb, ldb, pc, ldc, 0, 0, 0)
 	got := mem.Float32s(pc, len(cv))
 	want := append([]float32(nil), cv...)
 	bound := ref.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, want, ldc)
@@ -251,5 +255,80 @@ func TestSimScale(t *testing.T) {
 				t.Fatalf("beta %g: C[%d] = %v, want %v", beta, i, got[i], c[i])
 			}
 		}
+	}
+}
+
+// TestSimSgemmEpilogue checks the fused epilogues of sgemm, sgemm64 and
+// sgemm_reduce against the unfused launches: the product into C, then
+// bias_act (act(C), no bias) or act_grad (C·act'(Y)). They must give the
+// same bits (but for the sign of a zero, which bias_act's +0 bias
+// changes), for every activation, with and without a split, beta zero
+// and not, and Y's rows padded and misaligned.
+func TestSimSgemmEpilogue(t *testing.T) {
+	mods := gemmModules(t)
+	elem := simModule(t, ptx.ElementwiseModule)
+	cases := []gemmCase{
+		{m: 70, n: 45, k: 37, padA: 1, padC: 3, alpha: 1.5, beta: -0.5},
+		{tA: true, tB: true, m: 9, n: 130, k: 20, alpha: 1, beta: 0, poisonC: true},
+		{tA: true, m: 40, n: 33, k: 150, alpha: -1, beta: 0.25, kslice: 64},
+		{tB: true, m: 33, n: 17, k: 90, alpha: 1, beta: 0, poisonC: true, kslice: 32},
+	}
+	for _, tile := range []int{128, 64} {
+		for _, c := range cases {
+			c.tile = tile
+			for _, act := range []int{ptx.ActSigmoid, ptx.ActReLU, ptx.ActTanh} {
+				for _, grad := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%v/act=%d/grad=%v", c, act, grad), func(t *testing.T) {
+						runEpilogueCase(t, mods, elem, c, act, grad)
+					})
+				}
+			}
+		}
+	}
+}
+
+func runEpilogueCase(t *testing.T, mods [2]*ptxsim.Module, elem *ptxsim.Module, c gemmCase, act int, grad bool) {
+	r := rand.New(rand.NewPCG(uint64(c.m+act), uint64(c.n*1000+c.k)))
+	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
+	lda, ldb, ldc, ldy := max(ac, 1)+c.padA, max(bc, 1)+c.padB, c.n+c.padC, c.n+1
+	a, b := randSlice(r, ar*lda), randSlice(r, br*ldb)
+	cv := randSlice(r, c.m*ldc)
+	for i := range cv {
+		cv[i] *= 3 // both tanh regimes
+		if c.poisonC && i%ldc < c.n {
+			cv[i] = nan()
+		}
+	}
+	y := randSlice(r, c.m*ldy+1)
+	mem := ptxsim.NewMemory()
+	pa, pb := alloc(mem, a, 0), alloc(mem, b, 0)
+	fused, plain := alloc(mem, cv, 0), alloc(mem, cv, 0)
+	py, ldyArg := uint64(0), 0
+	if grad {
+		py, ldyArg = alloc(mem, y, 1), ldy // misaligned rows
+	}
+	simGemm(t, mods, mem, c, pa, lda, pb, ldb, fused, ldc, act, py, ldyArg)
+	simGemm(t, mods, mem, c, pa, lda, pb, ldb, plain, ldc, 0, 0, 0)
+	g, bl := ptxsim.Dim3{X: (c.n + 31) / 32, Y: (c.m + 7) / 8}, ptxsim.Dim3{X: 32, Y: 8}
+	var err error
+	if grad {
+		err = elem.Launch(mem, "act_grad", g, bl, plain, uint64(ldc), py, uint64(ldy), uint64(c.m), uint64(c.n), uint64(act))
+	} else {
+		err = elem.Launch(mem, "bias_act", g, bl, plain, 0, uint64(c.m), uint64(c.n), uint64(ldc), uint64(act))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := mem.Float32s(fused, len(cv)), mem.Float32s(plain, len(cv))
+	for i := range got {
+		if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+			t.Fatalf("C[%d, %d] = %v fused, %v unfused", i/ldc, i%ldc, got[i], want[i])
+		}
+	}
+	// A test that cannot fail is a defect: the epilogue changed C.
+	lin := append([]float32(nil), cv...)
+	ref.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, lin, ldc)
+	if got[0] == lin[0] {
+		t.Fatalf("C[0] = %v, the product without the epilogue", got[0])
 	}
 }

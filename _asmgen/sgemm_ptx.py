@@ -1,0 +1,733 @@
+#!/usr/bin/env python3
+"""Writes ../ptx/sgemm.ptx (sgemm with 128x128 tiles, sgemm_reduce, scale)
+and ../ptx/sgemm64.ptx (sgemm64 with 64x64 tiles).
+
+Both SGEMM kernels share one design, spelled out here with two sets of
+constants; the script only writes the repetition. Run from the repository
+root:
+
+    python3 _asmgen/sgemm_ptx.py && go test ./ptx ./cuda
+"""
+
+ACT_DOC = '''// The epilogue computes v = alpha*acc + beta*C (beta == 0: C is not read)
+// and stores, with act the activation code (0 identity, 1 sigmoid, 2 relu,
+// 3 tanh, as bias_act and act_grad):
+//
+//	y == 0: C = act(v)                 (a layer's outputs)
+//	y != 0: C = v * act'(Y), Y at y    (a gradient through the activation
+//	                                    whose outputs Y are at y, leading
+//	                                    dimension ldy)
+//
+// with the arithmetic of bias_act and act_grad, so that a fused product
+// gives the same bits as the product followed by those kernels.'''
+
+
+class Cfg:
+    def __init__(self, name, tile, bk, doc):
+        self.name, self.tile, self.bk, self.doc = name, tile, bk, doc
+        self.q = tile // 64               # 4x4 quadrants per thread, per side
+        self.tm = 4 * self.q              # register tile side
+        self.row = (tile + 4) * 4         # bytes per shared row (k-major)
+        self.tile_bytes = bk * self.row   # one operand's tile
+        self.buf = 2 * self.tile_bytes    # A and B tiles of one buffer
+        self.smem = 2 * self.buf          # two buffers
+
+
+def kernel(c, w):
+    """Writes the sgemm kernel of configuration c."""
+    w(f'''.visible .entry {c.name}(
+	.param .u32 m,
+	.param .u32 n,
+	.param .u32 k,
+	.param .f32 alpha,
+	.param .u64 a,
+	.param .u32 lda,
+	.param .u64 b,
+	.param .u32 ldb,
+	.param .f32 beta,
+	.param .u64 c,
+	.param .u32 ldc,
+	.param .u32 trans,
+	.param .u32 kslice,
+	.param .u64 cstride,
+	.param .u32 act,
+	.param .u64 y,
+	.param .u32 ldy
+)
+.maxntid 256, 1, 1
+{{
+	.reg .pred %p<8>;
+	.reg .pred %more, %hasbeta, %grad, %full, %yfull, %q<4>;
+	.reg .pred %issig, %isrelu, %istanh, %isact;
+	.reg .b32 %r<16>;
+	.reg .b32 %thr, %tx, %ty, %i0, %j0, %m, %n, %k, %lda, %ldb, %ldc, %trans, %act, %ldy;
+	.reg .b32 %ao, %ado, %ai, %adi, %asb, %ass, %acnt;
+	.reg .b32 %bo, %bdo, %bi, %bdi, %bsb, %bss, %bcnt;
+	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;
+	.reg .b32 %col<{c.q}>;
+	.reg .b32 %cnt<{c.q}>;
+	.reg .b64 %rd<8>;
+	.reg .b64 %pa, %pb, %pc, %py, %astep, %bstep, %cp, %yp;
+	.reg .f32 %alpha, %beta;
+	.reg .f32 %la<4>;
+	.reg .f32 %lb<4>;
+	.reg .f32 %fa<{c.tm}>;
+	.reg .f32 %fb<{c.tm}>;
+	.reg .f32 %v<4>;
+	.reg .f32 %o<4>;
+	.reg .f32 %e<4>;
+	.reg .f32 %acc<{c.tm * c.tm}>;
+
+	ld.param.u32 %m, [m];
+	ld.param.u32 %n, [n];
+	ld.param.u32 %k, [k];
+	ld.param.f32 %alpha, [alpha];
+	ld.param.u64 %pa, [a];
+	ld.param.u32 %lda, [lda];
+	ld.param.u64 %pb, [b];
+	ld.param.u32 %ldb, [ldb];
+	ld.param.f32 %beta, [beta];
+	ld.param.u64 %pc, [c];
+	ld.param.u32 %ldc, [ldc];
+	ld.param.u32 %trans, [trans];
+	cvta.to.global.u64 %pa, %pa;
+	cvta.to.global.u64 %pb, %pb;
+	cvta.to.global.u64 %pc, %pc;
+
+	// Block z of the grid computes the slice of k that starts at z*kslice
+	// (at most kslice long) into the matrix at c + z*cstride bytes: A and
+	// B start z*kslice steps along k, a row of A (or of B transposed) or a
+	// row further down (A transposed, B). Without a split z is 0 and
+	// kslice >= k.
+	ld.param.u32 %r1, [kslice];
+	mov.u32 %r2, %ctaid.z;
+	mul.lo.s32 %r3, %r2, %r1;
+	sub.s32 %k, %k, %r3;
+	min.s32 %k, %k, %r1;
+	max.s32 %k, %k, 0;
+	ld.param.u64 %rd1, [cstride];
+	cvt.u64.u32 %rd2, %r2;
+	mul.lo.s64 %rd1, %rd1, %rd2;
+	add.s64 %pc, %pc, %rd1;
+	and.b32 %r4, %trans, 1;
+	setp.ne.u32 %p1, %r4, 0;
+	selp.b32 %r5, %lda, 1, %p1;
+	mul.wide.u32 %rd1, %r3, %r5;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %pa, %pa, %rd1;
+	and.b32 %r4, %trans, 2;
+	setp.ne.u32 %p1, %r4, 0;
+	selp.b32 %r5, 1, %ldb, %p1;
+	mul.wide.u32 %rd1, %r3, %r5;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %pb, %pb, %rd1;
+
+	mov.u32 %thr, %tid.x;
+	and.b32 %tx, %thr, 15;
+	shr.u32 %ty, %thr, 4;
+	mov.u32 %r1, %ctaid.y;
+	shl.b32 %i0, %r1, {c.tile.bit_length() - 1};
+	mov.u32 %r1, %ctaid.x;
+	shl.b32 %j0, %r1, {c.tile.bit_length() - 1};
+	mov.u32 %sm, {c.name}_smem;''')
+
+    along = c.bk // 4     # threads per row of an operand stored with k along its rows
+    across = c.tile // 4  # threads per k-row of an operand stored with k down its columns
+
+    def along_k(p, base, ld, lim):
+        # Row r = tid/along of the tile, k offset kk0 = (tid%along)*4; the 4
+        # floats go down a column of the k-major tile.
+        w(f'''	shr.u32 %r2, %thr, {along.bit_length() - 1};
+	and.b32 %r3, %thr, {along - 1};
+	shl.b32 %r3, %r3, 2;
+	add.s32 %r4, {base}, %r2;
+	mul.wide.u32 %rd1, %r4, {ld};
+	cvt.u64.u32 %rd2, %r3;
+	add.s64 %rd1, %rd1, %rd2;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %p{p}, %p{p}, %rd1;
+	mov.u64 %{p}step, {c.bk * 4};
+	sub.s32 %{p}o, {lim}, %r4;
+	mov.u32 %{p}do, 0;
+	sub.s32 %{p}i, %k, %r3;
+	mov.u32 %{p}di, {c.bk};
+	mul.lo.s32 %{p}sb, %r3, {c.row};
+	shl.b32 %r5, %r2, 2;
+	add.s32 %{p}sb, %{p}sb, %r5;
+	mov.u32 %{p}ss, {c.row};''')
+
+    def across_k(p, base, ld, lim):
+        # k row kr = tid/across, element (tid%across)*4; the 4 floats go
+        # along a row of the k-major tile.
+        w(f'''	shr.u32 %r2, %thr, {across.bit_length() - 1};
+	and.b32 %r3, %thr, {across - 1};
+	shl.b32 %r3, %r3, 2;
+	mul.wide.u32 %rd1, %r2, {ld};
+	add.s32 %r4, {base}, %r3;
+	cvt.u64.u32 %rd2, %r4;
+	add.s64 %rd1, %rd1, %rd2;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %p{p}, %p{p}, %rd1;
+	mul.wide.u32 %{p}step, {ld}, {c.bk * 4};
+	sub.s32 %{p}o, %k, %r2;
+	mov.u32 %{p}do, {c.bk};
+	sub.s32 %{p}i, {lim}, %r4;
+	mov.u32 %{p}di, 0;
+	mul.lo.s32 %{p}sb, %r2, {c.row};
+	shl.b32 %r5, %r3, 2;
+	add.s32 %{p}sb, %{p}sb, %r5;
+	mov.u32 %{p}ss, 4;''')
+
+    w('''
+	// Per-thread load state of A: pointer %pa and its step per k-tile
+	// %astep; %ao/%ai count the rows/elements left in the outer/inner
+	// direction and drop by %ado/%adi per tile; %asb is the shared offset
+	// of the first of the 4 floats, %ass the distance between them.
+	and.b32 %r1, %trans, 1;
+	setp.ne.u32 %p1, %r1, 0;
+	@%p1 bra A_TRANS;''')
+    along_k('a', '%i0', '%lda', '%m')
+    w('''	bra A_DONE;
+A_TRANS:''')
+    across_k('a', '%i0', '%lda', '%m')
+    w('''A_DONE:
+	// The same for B, whose tile follows the A tile.
+	and.b32 %r1, %trans, 2;
+	setp.ne.u32 %p1, %r1, 0;
+	@%p1 bra B_TRANS;''')
+    across_k('b', '%j0', '%ldb', '%n')
+    w('''	bra B_DONE;
+B_TRANS:''')
+    along_k('b', '%j0', '%ldb', '%n')
+    w(f'''B_DONE:
+	add.s32 %bsb, %bsb, {c.tile_bytes};
+	add.s32 %asb, %asb, %sm;
+	add.s32 %bsb, %bsb, %sm;
+	// Fragment addresses: As[kk][ty*4..] and Bs[kk][tx*4..] (+64 floats
+	// for the second quadrant).
+	shl.b32 %r1, %ty, 4;
+	add.s32 %afr, %sm, %r1;
+	shl.b32 %r1, %tx, 4;
+	add.s32 %bfr, %sm, %r1;
+	add.s32 %bfr, %bfr, {c.tile_bytes};''')
+    for i in range(c.tm * c.tm):
+        w(f'\tmov.f32 %acc{i}, 0f00000000;')
+    w(f'''	// Number of k-tiles.
+	add.s32 %nt, %k, {c.bk - 1};
+	shr.u32 %nt, %nt, {c.bk.bit_length() - 1};
+	mov.u32 %t, 0;
+	mov.u32 %cur, 0;
+	setp.eq.u32 %p1, %nt, 0;
+	@%p1 bra EPILOGUE;''')
+
+    def load(o, label):
+        w(f'''	// Load 4 floats of {o.upper()} into %l{o}0..3 and advance.
+	setp.gt.s32 %p1, %{o}o, 0;
+	min.s32 %{o}cnt, %{o}i, 4;
+	max.s32 %{o}cnt, %{o}cnt, 0;
+	selp.b32 %{o}cnt, %{o}cnt, 0, %p1;
+	mov.f32 %l{o}0, 0f00000000;
+	mov.f32 %l{o}1, 0f00000000;
+	mov.f32 %l{o}2, 0f00000000;
+	mov.f32 %l{o}3, 0f00000000;
+	cvt.u32.u64 %r6, %p{o};
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;
+	setp.eq.s32 %p3, %{o}cnt, 4;
+	and.pred %p2, %p2, %p3;
+	@!%p2 bra {label}_SCALAR;
+	ld.global.v4.f32 {{%l{o}0, %l{o}1, %l{o}2, %l{o}3}}, [%p{o}];
+	bra {label}_LOADED;
+{label}_SCALAR:''')
+        for q in range(4):
+            w(f'''	setp.gt.s32 %p4, %{o}cnt, {q};
+	@%p4 ld.global.f32 %l{o}{q}, [%p{o}+{4 * q}];''')
+        w(f'''{label}_LOADED:
+	add.s64 %p{o}, %p{o}, %{o}step;
+	sub.s32 %{o}o, %{o}o, %{o}do;
+	sub.s32 %{o}i, %{o}i, %{o}di;''')
+
+    def store():
+        for o in 'ab':
+            w(f'\tadd.s32 %st, %{o}sb, %cur;')
+            for q in range(4):
+                if q:
+                    w(f'\tadd.s32 %st, %st, %{o}ss;')
+                w(f'\tst.shared.f32 [%st], %l{o}{q};')
+
+    load('a', 'A0')
+    load('b', 'B0')
+    store()
+    w('''	bar.sync 0;
+KLOOP:
+	add.s32 %t, %t, 1;
+	setp.lt.u32 %more, %t, %nt;
+	@!%more bra COMPUTE;''')
+    load('a', 'A1')
+    load('b', 'B1')
+    w('''COMPUTE:
+	add.s32 %r7, %afr, %cur;
+	add.s32 %r8, %bfr, %cur;''')
+    for kk in range(c.bk):
+        w(f'\t// kk = {kk}')
+        for f in 'ab':
+            reg = 7 if f == 'a' else 8
+            for q in range(c.q):
+                r = ', '.join(f'%f{f}{q * 4 + x}' for x in range(4))
+                w(f'\tld.shared.v4.f32 {{{r}}}, [%r{reg}+{kk * c.row + q * 256}];')
+        for i in range(c.tm):
+            for j in range(c.tm):
+                a = i * c.tm + j
+                w(f'\tfma.rn.f32 %acc{a}, %fa{i}, %fb{j}, %acc{a};')
+    w(f'''	@!%more bra EPILOGUE;
+	xor.b32 %cur, %cur, {c.buf};''')
+    store()
+    w('''	bar.sync 0;
+	bra KLOOP;
+EPILOGUE:''')
+    epilogue_setup(w)
+    w('''	// Rows i0+ty*4+{0..3} (+64 for the second quadrant), column groups
+	// j0+tx*4 (+64) with %cnt<g> of their 4 columns inside C.
+	shl.b32 %r1, %tx, 2;
+	add.s32 %col0, %j0, %r1;''')
+    for g in range(1, c.q):
+        w(f'\tadd.s32 %col{g}, %col0, {64 * g};')
+    for g in range(c.q):
+        w(f'''	sub.s32 %cnt{g}, %n, %col{g};
+	min.s32 %cnt{g}, %cnt{g}, 4;
+	max.s32 %cnt{g}, %cnt{g}, 0;''')
+    w('''	setp.eq.s32 %p1, %cnt0, 0;
+	@%p1 bra DONE;
+	shl.b32 %r1, %ty, 2;
+	add.s32 %row, %i0, %r1;''')
+    for qi in range(c.q):
+        for i in range(4):
+            r = qi * 4 + i
+            w(f'''	// Row {r}.
+	add.s32 %r2, %row, {64 * qi + i};
+	setp.ge.u32 %p1, %r2, %m;
+	@%p1 bra DONE;
+	mul.wide.u32 %rd1, %r2, %ldc;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %rd1, %pc, %rd1;
+	mul.wide.u32 %rd3, %r2, %ldy;
+	shl.b64 %rd3, %rd3, 2;
+	add.s64 %rd3, %py, %rd3;''')
+            for g in range(c.q):
+                lab = f'{r}{g}'
+                w(f'''	mov.u32 %cnt, %cnt{g};
+	setp.eq.s32 %p1, %cnt, 0;
+	@%p1 bra ST{lab}_DONE;
+	mul.wide.u32 %rd2, %col{g}, 4;
+	add.s64 %cp, %rd1, %rd2;
+	add.s64 %yp, %rd3, %rd2;''')
+                for j in range(4):
+                    w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
+                store_group(w, lab)
+                w(f'ST{lab}_DONE:')
+    w('''DONE:
+	ret;
+}''')
+
+
+def epilogue_setup(w):
+    """Reads act, y and ldy and sets the epilogue's predicates."""
+    w('''	setp.neu.f32 %hasbeta, %beta, 0f00000000;
+	ld.param.u32 %act, [act];
+	ld.param.u64 %py, [y];
+	ld.param.u32 %ldy, [ldy];
+	setp.ne.u64 %grad, %py, 0;
+	cvta.to.global.u64 %py, %py;
+	setp.eq.u32 %issig, %act, 1;
+	setp.eq.u32 %isrelu, %act, 2;
+	setp.eq.u32 %istanh, %act, 3;
+	setp.ne.u32 %isact, %act, 0;''')
+
+
+def sigmoid(w, v, e):
+    # 1/(1 + 2^(-x*log2 e)), as bias_act.
+    w(f'''	mul.f32 {e}, {v}, 0fBFB8AA3B;
+	ex2.approx.f32 {e}, {e};
+	add.f32 {e}, {e}, 0f3F800000;
+	rcp.rn.f32 {v}, {e};''')
+
+
+def relu(w, v, p):
+    # x < 0 ? 0 : x, so that NaN stays NaN.
+    w(f'''	setp.lt.f32 {p}, {v}, 0f00000000;
+	selp.f32 {v}, 0f00000000, {v}, {p};''')
+
+
+def tanh(w, v, e, p):
+    # bias_act's tanh: 1 - 2/(1 + e^(2x)) for |x| >= 1/4, and
+    # x + x*t*(-1/3 + t*(2/15 - 17/315*t)), t = x*x, below; predicated
+    # instead of branched (NaN takes the first, as in bias_act).
+    w(f'''	abs.f32 {e}, {v};
+	setp.lt.f32 {p}, {e}, 0f3E800000;
+	@!{p} mul.f32 {e}, {v}, 0f4038AA3B;
+	@!{p} ex2.approx.f32 {e}, {e};
+	@!{p} add.f32 {e}, {e}, 0f3F800000;
+	@!{p} rcp.rn.f32 {e}, {e};
+	@!{p} fma.rn.f32 {v}, {e}, 0fC0000000, 0f3F800000;
+	@{p} mul.f32 {e}, {v}, {v};
+	@{p} fma.rn.f32 %f_t, {e}, 0fBD5D0DD1, 0f3E088889;
+	@{p} fma.rn.f32 %f_t, %f_t, {e}, 0fBEAAAAAB;
+	@{p} mul.f32 %f_t, %f_t, {e};
+	@{p} fma.rn.f32 {v}, %f_t, {v}, {v};''')
+
+
+def dsigmoid(w, v, yv, e):
+    # d * (y*(1-y)), as act_grad.
+    w(f'''	sub.rn.f32 {e}, 0f3F800000, {yv};
+	mul.rn.f32 {e}, {yv}, {e};
+	mul.rn.f32 {v}, {v}, {e};''')
+
+
+def drelu(w, v, yv, p):
+    w(f'''	setp.gt.f32 {p}, {yv}, 0f00000000;
+	selp.f32 {v}, {v}, 0f00000000, {p};''')
+
+
+def dtanh(w, v, yv, e):
+    w(f'''	mul.rn.f32 {e}, {yv}, {yv};
+	sub.rn.f32 {e}, 0f3F800000, {e};
+	mul.rn.f32 {v}, {v}, {e};''')
+
+
+def store_group(w, lab):
+    """Finishes and stores up to 4 values %v0..3 of C at %cp (%cnt of them
+    inside C; Y's at %yp): beta*C, then the activation or its gradient, as
+    the uniform predicates say."""
+    w(f'''	cvt.u32.u64 %r6, %cp;
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;
+	setp.eq.s32 %p3, %cnt, 4;
+	and.pred %full, %p2, %p3;
+	setp.gt.s32 %q1, %cnt, 1;
+	setp.gt.s32 %q2, %cnt, 2;
+	setp.gt.s32 %q3, %cnt, 3;
+	@!%hasbeta bra ST{lab}_ACT;
+	@!%full bra ST{lab}_BSCALAR;
+	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [%cp];
+	bra ST{lab}_BETA;
+ST{lab}_BSCALAR:
+	mov.f32 %o1, 0f00000000;
+	mov.f32 %o2, 0f00000000;
+	mov.f32 %o3, 0f00000000;
+	ld.global.f32 %o0, [%cp];
+	@%q1 ld.global.f32 %o1, [%cp+4];
+	@%q2 ld.global.f32 %o2, [%cp+8];
+	@%q3 ld.global.f32 %o3, [%cp+12];
+ST{lab}_BETA:''')
+    for j in range(4):
+        w(f'\tfma.rn.f32 %v{j}, %beta, %o{j}, %v{j};')
+    w(f'''ST{lab}_ACT:
+	@!%isact bra ST{lab}_STORE;
+	@%grad bra ST{lab}_GRAD;
+	@%issig bra ST{lab}_SIG;
+	@%isrelu bra ST{lab}_RELU;
+	@!%istanh bra ST{lab}_STORE;''')
+    for j in range(4):
+        tanh(w, f'%v{j}', f'%e{j}', '%p5')
+    w(f'''	bra ST{lab}_STORE;
+ST{lab}_SIG:''')
+    for j in range(4):
+        sigmoid(w, f'%v{j}', f'%e{j}')
+    w(f'''	bra ST{lab}_STORE;
+ST{lab}_RELU:''')
+    for j in range(4):
+        relu(w, f'%v{j}', '%p5')
+    w(f'''	bra ST{lab}_STORE;
+ST{lab}_GRAD:
+	// Y's 4 values, then the derivative.
+	cvt.u32.u64 %r6, %yp;
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;
+	and.pred %yfull, %p2, %p3;
+	@!%yfull bra ST{lab}_YSCALAR;
+	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [%yp];
+	bra ST{lab}_Y;
+ST{lab}_YSCALAR:
+	mov.f32 %o1, 0f00000000;
+	mov.f32 %o2, 0f00000000;
+	mov.f32 %o3, 0f00000000;
+	ld.global.f32 %o0, [%yp];
+	@%q1 ld.global.f32 %o1, [%yp+4];
+	@%q2 ld.global.f32 %o2, [%yp+8];
+	@%q3 ld.global.f32 %o3, [%yp+12];
+ST{lab}_Y:
+	@%issig bra ST{lab}_DSIG;
+	@%isrelu bra ST{lab}_DRELU;
+	@!%istanh bra ST{lab}_STORE;''')
+    for j in range(4):
+        dtanh(w, f'%v{j}', f'%o{j}', f'%e{j}')
+    w(f'''	bra ST{lab}_STORE;
+ST{lab}_DSIG:''')
+    for j in range(4):
+        dsigmoid(w, f'%v{j}', f'%o{j}', f'%e{j}')
+    w(f'''	bra ST{lab}_STORE;
+ST{lab}_DRELU:''')
+    for j in range(4):
+        drelu(w, f'%v{j}', f'%o{j}', '%p5')
+    w(f'''ST{lab}_STORE:
+	@!%full bra ST{lab}_SSCALAR;
+	st.global.v4.f32 [%cp], {{%v0, %v1, %v2, %v3}};
+	bra ST{lab}_DONE;
+ST{lab}_SSCALAR:
+	st.global.f32 [%cp], %v0;
+	@%q1 st.global.f32 [%cp+4], %v1;
+	@%q2 st.global.f32 [%cp+8], %v2;
+	@%q3 st.global.f32 [%cp+12], %v3;''')
+
+
+def reduce_kernel(w):
+    w('''// sgemm_reduce finishes a product that sgemm or sgemm64 computed in
+// splits slices of k: v = W_0 + W_1 + ... + W_{splits-1} + beta*C, where
+// W_z is the m x n matrix at w + z*m*n floats (leading dimension n), summed
+// in the order of z so that the result does not depend on timing (beta ==
+// 0 writes C without reading it); then C = act(v), or v * act'(Y) when y
+// is not null, as in sgemm's epilogue.
+// Grid: (ceil(n/32), min(ceil(m/8), 65535)); block: (32, 8).
+.visible .entry sgemm_reduce(
+	.param .u64 c,
+	.param .u32 ldc,
+	.param .u64 w,
+	.param .u32 m,
+	.param .u32 n,
+	.param .u32 splits,
+	.param .f32 beta,
+	.param .u32 act,
+	.param .u64 y,
+	.param .u32 ldy
+)
+{
+	.reg .pred %p<8>;
+	.reg .pred %hasbeta, %grad, %issig, %isrelu, %istanh, %isact;
+	.reg .b32 %r<14>;
+	.reg .b32 %act, %ldy;
+	.reg .b64 %rd<10>;
+	.reg .b64 %py;
+	.reg .f32 %f<8>;
+	.reg .f32 %beta, %f_t;
+
+	ld.param.u64 %rd1, [c];
+	cvta.to.global.u64 %rd1, %rd1;
+	ld.param.u64 %rd5, [w];
+	cvta.to.global.u64 %rd5, %rd5;
+	ld.param.u32 %r1, [m];
+	ld.param.u32 %r2, [n];
+	ld.param.u32 %r3, [ldc];
+	ld.param.u32 %r10, [splits];
+	ld.param.f32 %beta, [beta];''')
+    epilogue_setup(w)
+    w('''	mul.wide.u32 %rd6, %r1, %r2;
+	shl.b64 %rd6, %rd6, 2;
+	mov.u32 %r4, %ctaid.x;
+	mov.u32 %r5, %ntid.x;
+	mov.u32 %r6, %tid.x;
+	mad.lo.s32 %r7, %r4, %r5, %r6;
+	setp.ge.u32 %p1, %r7, %r2;
+	@%p1 bra REDUCE_DONE;
+	mov.u32 %r4, %ctaid.y;
+	mov.u32 %r5, %ntid.y;
+	mov.u32 %r6, %tid.y;
+	mad.lo.s32 %r8, %r4, %r5, %r6;
+	mov.u32 %r4, %nctaid.y;
+	mul.lo.s32 %r9, %r4, %r5;
+	cvt.u64.u32 %rd2, %r7;
+REDUCE_ROW:
+	setp.ge.u32 %p2, %r8, %r1;
+	@%p2 bra REDUCE_DONE;
+	mul.wide.u32 %rd7, %r8, %r2;
+	add.s64 %rd7, %rd7, %rd2;
+	shl.b64 %rd7, %rd7, 2;
+	add.s64 %rd7, %rd5, %rd7;
+	ld.global.f32 %f2, [%rd7];
+	mov.u32 %r11, 1;
+	// Two slices a turn: both loads are in flight before the adds, which
+	// keep the order of z.
+REDUCE_PAIR:
+	add.s32 %r12, %r11, 1;
+	setp.ge.u32 %p1, %r12, %r10;
+	@%p1 bra REDUCE_LAST;
+	add.s64 %rd7, %rd7, %rd6;
+	ld.global.f32 %f3, [%rd7];
+	add.s64 %rd7, %rd7, %rd6;
+	ld.global.f32 %f4, [%rd7];
+	add.rn.f32 %f2, %f2, %f3;
+	add.rn.f32 %f2, %f2, %f4;
+	add.s32 %r11, %r11, 2;
+	bra REDUCE_PAIR;
+REDUCE_LAST:
+	setp.ge.u32 %p1, %r11, %r10;
+	@%p1 bra REDUCE_STORE;
+	add.s64 %rd7, %rd7, %rd6;
+	ld.global.f32 %f3, [%rd7];
+	add.rn.f32 %f2, %f2, %f3;
+REDUCE_STORE:
+	mul.wide.u32 %rd3, %r8, %r3;
+	add.s64 %rd3, %rd3, %rd2;
+	shl.b64 %rd3, %rd3, 2;
+	add.s64 %rd4, %rd1, %rd3;
+	@%hasbeta ld.global.f32 %f3, [%rd4];
+	@%hasbeta fma.rn.f32 %f2, %beta, %f3, %f2;
+	@!%isact bra REDUCE_PUT;
+	@%grad bra REDUCE_GRAD;
+	@%issig bra REDUCE_SIG;
+	@%isrelu bra REDUCE_RELU;
+	@!%istanh bra REDUCE_PUT;''')
+    tanh(w, '%f2', '%f5', '%p5')
+    w('''	bra REDUCE_PUT;
+REDUCE_SIG:''')
+    sigmoid(w, '%f2', '%f5')
+    w('''	bra REDUCE_PUT;
+REDUCE_RELU:''')
+    relu(w, '%f2', '%p5')
+    w('''	bra REDUCE_PUT;
+REDUCE_GRAD:
+	mul.wide.u32 %rd8, %r8, %ldy;
+	add.s64 %rd8, %rd8, %rd2;
+	shl.b64 %rd8, %rd8, 2;
+	add.s64 %rd8, %py, %rd8;
+	ld.global.f32 %f6, [%rd8];
+	@%issig bra REDUCE_DSIG;
+	@%isrelu bra REDUCE_DRELU;
+	@!%istanh bra REDUCE_PUT;''')
+    dtanh(w, '%f2', '%f6', '%f5')
+    w('''	bra REDUCE_PUT;
+REDUCE_DSIG:''')
+    dsigmoid(w, '%f2', '%f6', '%f5')
+    w('''	bra REDUCE_PUT;
+REDUCE_DRELU:''')
+    drelu(w, '%f2', '%f6', '%p5')
+    w('''REDUCE_PUT:
+	st.global.f32 [%rd4], %f2;
+	add.s32 %r8, %r8, %r9;
+	bra REDUCE_ROW;
+REDUCE_DONE:
+	ret;
+}''')
+
+
+SCALE = '''// scale sets C = beta*C for the m x n matrix C with leading dimension ldc,
+// writing zeros without reading C when beta == 0 (C may hold NaN).
+// Grid: (ceil(n/32), min(ceil(m/8), 65535)); block: (32, 8).
+.visible .entry scale(
+	.param .u64 c,
+	.param .u32 m,
+	.param .u32 n,
+	.param .u32 ldc,
+	.param .f32 beta
+)
+{
+	.reg .pred %p<4>;
+	.reg .b32 %r<12>;
+	.reg .b64 %rd<6>;
+	.reg .f32 %f<4>;
+
+	ld.param.u64 %rd1, [c];
+	cvta.to.global.u64 %rd1, %rd1;
+	ld.param.u32 %r1, [m];
+	ld.param.u32 %r2, [n];
+	ld.param.u32 %r3, [ldc];
+	ld.param.f32 %f1, [beta];
+	setp.eq.f32 %p3, %f1, 0f00000000;
+	mov.u32 %r4, %ctaid.x;
+	mov.u32 %r5, %ntid.x;
+	mov.u32 %r6, %tid.x;
+	mad.lo.s32 %r7, %r4, %r5, %r6;
+	setp.ge.u32 %p1, %r7, %r2;
+	@%p1 bra SCALE_DONE;
+	mov.u32 %r4, %ctaid.y;
+	mov.u32 %r5, %ntid.y;
+	mov.u32 %r6, %tid.y;
+	mad.lo.s32 %r8, %r4, %r5, %r6;
+	mov.u32 %r4, %nctaid.y;
+	mul.lo.s32 %r9, %r4, %r5;
+	cvt.u64.u32 %rd2, %r7;
+SCALE_LOOP:
+	setp.ge.u32 %p2, %r8, %r1;
+	@%p2 bra SCALE_DONE;
+	mul.wide.u32 %rd3, %r8, %r3;
+	add.s64 %rd3, %rd3, %rd2;
+	shl.b64 %rd3, %rd3, 2;
+	add.s64 %rd4, %rd1, %rd3;
+	mov.f32 %f2, 0f00000000;
+	@!%p3 ld.global.f32 %f2, [%rd4];
+	@!%p3 mul.rn.f32 %f2, %f2, %f1;
+	st.global.f32 [%rd4], %f2;
+	add.s32 %r8, %r8, %r9;
+	bra SCALE_LOOP;
+SCALE_DONE:
+	ret;
+}'''
+
+BIG = Cfg('sgemm', 128, 8, '''// SGEMM for row-major matrices: C = act(alpha*op(A)*op(B) + beta*C).
+//
+// Grid: (ceil(n/128), ceil(m/128), splits); block: 256 threads. Each block
+// computes a 128x128 tile of C; each thread an 8x8 register tile made of
+// the rows {ty*4+i, 64+ty*4+i} and the columns {tx*4+j, 64+tx*4+j}, i, j <
+// 4, where tx = tid%16 and ty = tid/16. K is walked in steps of BK = 8
+// through two shared-memory buffers (double buffering, one bar.sync per
+// step). Both operands are stored k-major in shared memory (As[kk][i],
+// Bs[kk][j], rows padded to 132 floats), so the A tile is transposed on
+// the way in when A is not transposed.''')
+
+SMALL = Cfg('sgemm64', 64, 16, '''// sgemm64 is sgemm (sgemm.ptx) with a 64x64 tile of C per block, for
+// products with fewer 128x128 tiles than the GPU has multiprocessors: four
+// times as many blocks, each with a quarter of the work, and about half
+// of the registers, so that several blocks share a multiprocessor.
+//
+// Grid: (ceil(n/64), ceil(m/64), splits); block: 256 threads. Each thread
+// computes a 4x4 register tile: rows ty*4+i and columns tx*4+j, i, j < 4,
+// where tx = tid%16 and ty = tid/16. K is walked in steps of BK = 16
+// through two shared-memory buffers (one bar.sync per step); both operands
+// are stored k-major (As[kk][i], Bs[kk][j], rows padded to 68 floats).''')
+
+COMMON_DOC = '''//
+// Each thread loads 4 contiguous floats of A and 4 of B per step: a float4
+// when all four are inside the matrix and the address is 16-byte aligned,
+// otherwise element by element with bounds checks (zeros outside). Which 4
+// depends on the transpose (bit 0 of trans for A, bit 1 for B): along k for
+// A (m x k, NoTrans) and B (n x k, Trans), along m or n otherwise.
+//
+// Block z of the grid works on the slice of k from z*kslice (kslice >= k
+// without a split) and writes the C at c + z*cstride bytes: a split
+// product writes its partial products with act = 0, y = 0 and beta = 0,
+// and sgemm_reduce finishes it.
+//
+''' + ACT_DOC + '''
+//
+// The launcher handles alpha == 0 and k == 0 with the scale kernel
+// instead; the kernel itself would also give act(beta*C) for k == 0.'''
+
+
+def module(cfgs, extra, path):
+    L = []
+    w = L.append
+    w('// Code generated by _asmgen/sgemm_ptx.py. DO NOT EDIT by hand: change the\n'
+      '// generator and run it again.\n//')
+    for c in cfgs:
+        w(c.doc + COMMON_DOC)
+        w(f'''
+.version 7.0
+.target sm_52
+.address_size 64
+
+// [2 buffers][A, B][{c.bk}][{c.tile + 4}] floats.
+.shared .align 16 .b8 {c.name}_smem[{c.smem}];
+''')
+        kernel(c, w)
+    for e in extra:
+        w('')
+        e(w)
+    text = '\n'.join(L) + '\n'
+    # %f_t is the tanh polynomial's temporary; declare it once per kernel
+    # that uses it.
+    text = text.replace('\t.reg .f32 %acc<', '\t.reg .f32 %f_t;\n\t.reg .f32 %acc<')
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+module([BIG], [lambda w: w(SCALE), reduce_kernel], 'ptx/sgemm.ptx')
+module([SMALL], [], 'ptx/sgemm64.ptx')

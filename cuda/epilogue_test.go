@@ -1,0 +1,132 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gokernels/gemm"
+)
+
+// TestSimSgemmEpilogues runs SgemmAct and SgemmActGrad on the simulated
+// device (8 SMs) and compares them with Sgemm followed by BiasAct (no
+// bias) or ActGrad: the same bits, but for the sign of a zero, for every
+// element-wise activation, on the 64×64 kernel with and without a split
+// along k (the stream's workspace), and with alpha or k zero (C =
+// act(beta·C), A and B not read).
+func TestSimSgemmEpilogues(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, x := range []struct {
+		tA, tB      gemm.Transpose
+		m, n, k     int
+		alpha, beta float32
+		workspace   bool
+	}{
+		{gemm.NoTrans, gemm.NoTrans, 37, 21, 30, 1.5, 0, false},
+		{gemm.Trans, gemm.NoTrans, 20, 33, 200, 1, 0.5, true}, // split in 3
+		{gemm.NoTrans, gemm.Trans, 9, 13, 0, 1, -2, false},    // k == 0
+		{gemm.NoTrans, gemm.NoTrans, 9, 13, 5, 0, 0, false},   // alpha == 0, beta == 0: C not read
+	} {
+		for _, act := range []Activation{Identity, Sigmoid, ReLU, Tanh} {
+			for _, grad := range []bool{false, true} {
+				name := fmt.Sprintf("%v%v/%d×%d×%d/alpha=%g/beta=%g/workspace=%v/%v/grad=%v", x.tA, x.tB, x.m, x.n, x.k, x.alpha, x.beta, x.workspace, act, grad)
+				t.Run(name, func(t *testing.T) {
+					c, s := simStream(t)
+					ar, ac := x.m, x.k
+					if x.tA == gemm.Trans {
+						ar, ac = ac, ar
+					}
+					br, bc := x.k, x.n
+					if x.tB == gemm.Trans {
+						br, bc = bc, br
+					}
+					ldc, ldy := x.n+2, x.n+1
+					av, bv := random(r, max(1, ar*ac), 1), random(r, max(1, br*bc), 1)
+					if x.alpha == 0 {
+						for i := range av {
+							av[i] = float32(math.NaN()) // not read
+						}
+					}
+					cv, yv := random(r, x.m*ldc, 3), random(r, x.m*ldy, 1)
+					if x.beta == 0 {
+						for i := range cv {
+							cv[i] = float32(math.NaN()) // not read
+						}
+					}
+					a, b, y := upload(t, c, av), upload(t, c, bv), upload(t, c, yv)
+					fused, plain := upload(t, c, cv), upload(t, c, cv)
+					if x.workspace {
+						w := must[*Buffer[float32]](t)(Alloc[float32](c, SgemmWorkspace(c.Device(), x.m, x.n, x.k)))
+						defer w.Free()
+						s.SetWorkspace(w)
+					}
+					lda, ldb := max(1, ac), max(1, bc)
+					var err error
+					if grad {
+						err = SgemmActGrad(s, act, x.tA, x.tB, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, fused, ldc, y, ldy)
+					} else {
+						err = SgemmAct(s, act, x.tA, x.tB, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, fused, ldc)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := Sgemm(s, x.tA, x.tB, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, plain, ldc); err != nil {
+						t.Fatal(err)
+					}
+					switch {
+					case act == Identity:
+					case grad:
+						err = ActGrad(s, act, plain, ldc, y, ldy, x.m, x.n)
+					default:
+						err = BiasAct(s, act, plain, x.m, x.n, ldc, nil)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, want := read(t, s, fused), read(t, s, plain)
+					for i := range got {
+						if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+							t.Fatalf("C[%d, %d] = %v fused, %v unfused", i/ldc, i%ldc, got[i], want[i])
+						}
+						if i%ldc < x.n && got[i] != got[i] {
+							t.Fatalf("C[%d, %d] = NaN", i/ldc, i%ldc)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestSgemmEpilogueArgs checks the arguments SgemmAct and SgemmActGrad
+// add to Sgemm's.
+func TestSgemmEpilogueArgs(t *testing.T) {
+	c, s := simStream(t)
+	b := must[*Buffer[float32]](t)(Alloc[float32](c, 100))
+	N := gemm.NoTrans
+	mustPanic(t, "cuda: SgemmAct: activation softmax is not element-wise (Identity, Sigmoid, ReLU or Tanh)", func() {
+		SgemmAct(s, Softmax, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2)
+	})
+	mustPanic(t, "cuda: SgemmActGrad: activation Activation(9) is not element-wise (Identity, Sigmoid, ReLU or Tanh)", func() {
+		SgemmActGrad(s, 9, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2, b, 2)
+	})
+	mustPanic(t, "cuda: SgemmActGrad: y is nil, needed for the derivative of sigmoid", func() {
+		SgemmActGrad(s, Sigmoid, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2, nil, 2)
+	})
+	mustPanic(t, "cuda: SgemmActGrad: len(y) = 100 < 118, needed for a 10×10 matrix with ldy = 12", func() {
+		SgemmActGrad(s, Tanh, N, N, 10, 10, 1, 1, b, 1, b, 10, 0, b, 10, b, 12)
+	})
+	mustPanic(t, "cuda: SgemmActGrad: ldy = 1, want max(1, cols) = 2 <= ldy <= 2147483647", func() {
+		SgemmActGrad(s, Tanh, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2, b, 1)
+	})
+	c2, _ := simStream(t)
+	y2 := must[*Buffer[float32]](t)(Alloc[float32](c2, 100))
+	mustPanic(t, "cuda: SgemmActGrad: buffer or function of another context than the stream's", func() {
+		SgemmActGrad(s, Tanh, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2, y2, 2)
+	})
+	// Identity needs no Y.
+	if err := SgemmActGrad(s, Identity, N, N, 2, 2, 2, 1, b, 2, b, 2, 0, b, 2, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+}
