@@ -112,7 +112,10 @@ var (
 // it is called; later calls return the same driver or error. The error
 // matches ErrNoDriver when the library cannot be loaded or is the
 // toolkit's stub, ErrNoDevice when the driver sees no device and
-// ErrDriverMismatch when the library and the kernel module disagree.
+// ErrDriverMismatch when the library and the kernel module disagree or
+// the library is a forward-compatibility driver that does not support
+// the GPU. An error of cuInit carries the CUDA version of the library in
+// Error.Version when the library tells it.
 func Load() (*Driver, error) {
 	defaultOnce.Do(func() { defaultDriver, defaultErr = LoadLibrary(defaultLibrary) })
 	return defaultDriver, defaultErr
@@ -122,6 +125,11 @@ func Load() (*Driver, error) {
 // library (a file name searched as dlopen does, or a path). Unlike Load it
 // does not cache its result. It exists for tests and unusual
 // installations; most programs call Load.
+//
+// Once cuInit has been called the library stays loaded, even when cuInit
+// fails: libcuda.so.1 is not marked to stay resident (DF_1_NODELETE), and
+// unloading it after cuInit may crash the process at thread or process
+// exit. Only a library that is missing a symbol is unloaded again.
 func LoadLibrary(name string) (*Driver, error) {
 	h, err := dlopen(name)
 	if err != nil {
@@ -140,16 +148,22 @@ func LoadLibrary(name string) (*Driver, error) {
 			return nil, noDriverError("dlsym "+s.names[0], fmt.Sprintf("%s does not export %s: it is not the NVIDIA driver library, or a driver older than CUDA 11.0", name, strings.Join(s.names, " or ")), nil)
 		}
 	}
-	if err := d.check("cuInit", d.call(d.fn.cuInit, 0)); err != nil {
-		dlclose(h)
-		return nil, err
-	}
+	// cuDriverGetVersion needs no cuInit: asked first, it puts the CUDA
+	// version of the library on an error of cuInit. If it fails here (the
+	// toolkit's stub may fail every call), the error of cuInit says why.
 	var v int32
-	if err := d.check("cuDriverGetVersion", d.call(d.fn.cuDriverGetVersion, uintptr(unsafe.Pointer(&v)))); err != nil {
-		dlclose(h)
+	if d.call(d.fn.cuDriverGetVersion, uintptr(unsafe.Pointer(&v))) == Success {
+		d.version = int(v)
+	}
+	if err := d.check("cuInit", d.call(d.fn.cuInit, 0)); err != nil {
 		return nil, err
 	}
-	d.version = int(v)
+	if d.version == 0 {
+		if err := d.check("cuDriverGetVersion", d.call(d.fn.cuDriverGetVersion, uintptr(unsafe.Pointer(&v)))); err != nil {
+			return nil, err
+		}
+		d.version = int(v)
+	}
 	return d, nil
 }
 
@@ -164,8 +178,13 @@ func (d *Driver) Library() string { return d.lib }
 //
 //go:uintptrescapes
 func (d *Driver) call(fn uintptr, args ...uintptr) Result {
-	return Result(int32(syscall(fn, args...)))
+	return result(syscall(fn, args...))
 }
+
+// result converts the return register of a C function returning a
+// CUresult, a C enum of 32 bits, to a Result. The ABI leaves the upper 32
+// bits of the register undefined, so only the lower 32 bits count.
+func result(reg uintptr) Result { return Result(int32(reg)) }
 
 // check turns the result r of op into an error, nil for success.
 func (d *Driver) check(op string, r Result) error {
@@ -183,10 +202,10 @@ func (d *Driver) errorNames(r Result) (name, text string) {
 		return "", ""
 	}
 	var n, t *byte
-	if syscall(d.fn.cuGetErrorName, uintptr(r), uintptr(unsafe.Pointer(&n))) != 0 || n == nil {
+	if d.call(d.fn.cuGetErrorName, uintptr(r), uintptr(unsafe.Pointer(&n))) != Success || n == nil {
 		return "", ""
 	}
-	if syscall(d.fn.cuGetErrorString, uintptr(r), uintptr(unsafe.Pointer(&t))) != 0 || t == nil {
+	if d.call(d.fn.cuGetErrorString, uintptr(r), uintptr(unsafe.Pointer(&t))) != Success || t == nil {
 		return "", ""
 	}
 	return cString(n), cString(t)

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -74,6 +75,60 @@ func TestLoad(t *testing.T) {
 	}
 	if err2 := Probe(0); err2 != err {
 		t.Errorf("Probe gave %v, want %v", err2, err)
+	}
+}
+
+// TestLoadLibraryInitError is the path of a machine with the driver
+// library but no usable GPU (LD_LIBRARY_PATH naming a directory with the
+// driver's libcuda.so.1 gives it without a GPU): cuInit fails, its error
+// carries the library's CUDA version and the library stays loaded.
+func TestLoadLibraryInitError(t *testing.T) {
+	d, err := LoadLibrary(defaultLibrary)
+	if err == nil {
+		t.Skipf("a CUDA driver is present (CUDA %s); cuInit does not fail", VersionString(d.Version()))
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "cuInit" {
+		t.Skipf("no driver library to initialise: %v", err)
+	}
+	if e.Code == ErrorStubLibrary {
+		t.Skipf("the toolkit's stub library, without a version: %v", err)
+	}
+	if e.Version < 11000 {
+		t.Errorf("cuInit error %q has Version %d, want the library's CUDA version", err, e.Version)
+	}
+	if _, known := results[e.Code]; known && e.Name != e.Code.String() {
+		t.Errorf("cuInit error named %q, want %q", e.Name, e.Code.String())
+	}
+	maps, rerr := os.ReadFile("/proc/self/maps")
+	if rerr != nil {
+		t.Skipf("cannot check that the library stays loaded: %v", rerr)
+	}
+	if !strings.Contains(string(maps), "libcuda.so") {
+		t.Error("the driver library was unloaded after cuInit")
+	}
+}
+
+// TestResultRegister checks that only the lower 32 bits of the register
+// that holds a C function's CUresult count: the ABI leaves the others
+// undefined.
+func TestResultRegister(t *testing.T) {
+	hi := uintptr(0xdeadbeef)
+	hi <<= 16
+	hi <<= 16 // 0 on 32-bit platforms
+	for _, c := range []struct {
+		reg  uintptr
+		want Result
+	}{
+		{0, Success},
+		{hi, Success},
+		{hi | 100, ErrorNoDevice},
+		{hi | uintptr(^uint32(0)), -1},
+		{uintptr(^uint32(0)), -1},
+	} {
+		if got := result(c.reg); got != c.want {
+			t.Errorf("result(%#x) = %d, want %d", c.reg, got, c.want)
+		}
 	}
 }
 

@@ -13,18 +13,23 @@ type Result int32
 // The results that this package treats specially. The full list is in the
 // driver's cuda.h; String knows the names of all of them.
 const (
-	Success             Result = 0
-	ErrorInvalidValue   Result = 1
-	ErrorOutOfMemory    Result = 2
-	ErrorNotInit        Result = 3
-	ErrorStubLibrary    Result = 34
-	ErrorNoDevice       Result = 100
-	ErrorInvalidDevice  Result = 101
-	ErrorInvalidPTX     Result = 218
-	ErrorPTXVersion     Result = 222
-	ErrorNotFound       Result = 500
-	ErrorNotSupported   Result = 801
-	ErrorDriverMismatch Result = 803
+	Success                     Result = 0
+	ErrorInvalidValue           Result = 1
+	ErrorOutOfMemory            Result = 2
+	ErrorNotInit                Result = 3
+	ErrorStubLibrary            Result = 34
+	ErrorDeviceUnavailable      Result = 46
+	ErrorNoDevice               Result = 100
+	ErrorInvalidDevice          Result = 101
+	ErrorInvalidPTX             Result = 218
+	ErrorJITCompilerNotFound    Result = 221
+	ErrorPTXVersion             Result = 222
+	ErrorJITCompilationDisabled Result = 223
+	ErrorNotFound               Result = 500
+	ErrorNotSupported           Result = 801
+	ErrorSystemNotReady         Result = 802
+	ErrorDriverMismatch         Result = 803
+	ErrorCompatNotSupported     Result = 804
 )
 
 // String returns the name of r as cuda.h spells it, such as
@@ -50,13 +55,18 @@ func (r Result) Text() string {
 var (
 	// ErrNoDriver: the CUDA driver library could not be loaded, is the
 	// toolkit's stub (CUDA_ERROR_STUB_LIBRARY), lacks a symbol this
-	// package needs, or the platform is not supported.
+	// package needs, or the platform is not supported; or the driver's
+	// PTX JIT compiler library is missing
+	// (CUDA_ERROR_JIT_COMPILER_NOT_FOUND), so that no module of this
+	// package, all PTX, can be loaded.
 	ErrNoDriver = errors.New("cuda: no CUDA driver")
 	// ErrNoDevice: the driver sees no CUDA device (CUDA_ERROR_NO_DEVICE),
 	// or the device ordinal is out of range.
 	ErrNoDevice = errors.New("cuda: no CUDA device")
 	// ErrDriverMismatch: the driver library and the kernel module are of
-	// different versions (CUDA_ERROR_SYSTEM_DRIVER_MISMATCH).
+	// different versions (CUDA_ERROR_SYSTEM_DRIVER_MISMATCH), or the
+	// library is a forward-compatibility driver (cuda-compat) that does
+	// not support the GPU (CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE).
 	ErrDriverMismatch = errors.New("cuda: driver library and kernel module mismatch")
 	// ErrPTXVersion: the driver is too old for the PTX ISA version of a
 	// module (CUDA_ERROR_UNSUPPORTED_PTX_VERSION).
@@ -73,11 +83,11 @@ var (
 // sentinelOf maps a driver result to its sentinel, or nil.
 func sentinelOf(r Result) error {
 	switch r {
-	case ErrorStubLibrary:
+	case ErrorStubLibrary, ErrorJITCompilerNotFound:
 		return ErrNoDriver
 	case ErrorNoDevice, ErrorInvalidDevice:
 		return ErrNoDevice
-	case ErrorDriverMismatch:
+	case ErrorDriverMismatch, ErrorCompatNotSupported:
 		return ErrDriverMismatch
 	case ErrorPTXVersion:
 		return ErrPTXVersion
@@ -148,12 +158,30 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// hint says what to check for the sentinel errors.
+// hint says what to check for the sentinel errors and for the codes that
+// a misconfigured machine or container gives.
 func (e *Error) hint() string {
 	switch {
 	case e.Code == ErrorStubLibrary:
 		return "the libcuda.so.1 that was loaded is the CUDA toolkit's stub (from a .../stubs directory): " +
 			"remove that directory from LD_LIBRARY_PATH so that the NVIDIA driver's libcuda.so.1 is found, and check that nvidia-smi works"
+	case e.Code == ErrorJITCompilerNotFound:
+		return "the driver's PTX JIT compiler library, libnvidia-ptxjitcompiler.so.1, is missing, and this package loads " +
+			"its kernels only as PTX, so nothing can run: install it with the driver; in a container, let the NVIDIA " +
+			"runtime mount the 'compute' driver capability (NVIDIA_DRIVER_CAPABILITIES=compute,utility)"
+	case e.Code == ErrorJITCompilationDisabled:
+		return "PTX JIT compilation is disabled by the environment variable CUDA_DISABLE_PTX_JIT, and this package " +
+			"loads its kernels only as PTX: unset CUDA_DISABLE_PTX_JIT"
+	case e.Code == ErrorCompatNotSupported:
+		return "the libcuda.so.1 that was loaded is a forward-compatibility driver (the cuda-compat package, from a " +
+			".../compat directory on LD_LIBRARY_PATH or in the ld.so configuration), and it does not support this GPU: " +
+			"remove that directory so that the installed driver's libcuda.so.1 is used" + e.versionNote()
+	case e.Code == ErrorSystemNotReady:
+		return "the system is not yet initialised: on NVSwitch systems (HGX, DGX), start the fabric manager " +
+			"(systemctl start nvidia-fabricmanager) and check its log"
+	case e.Code == ErrorDeviceUnavailable:
+		return "the GPU is busy or unavailable: in exclusive-process compute mode it serves one process at a time; " +
+			"nvidia-smi -q -d COMPUTE shows the mode and nvidia-smi the processes that use the GPU"
 	case e.sentinel == ErrNoDriver && errUnsupported != nil && e.cause == errUnsupported:
 		return "use linux/amd64 or linux/arm64 for the GPU backend"
 	case e.sentinel == ErrNoDriver && e.cause != nil:
@@ -164,7 +192,8 @@ func (e *Error) hint() string {
 		return "the driver sees no CUDA device: check nvidia-smi, CUDA_VISIBLE_DEVICES and, in a container, --gpus"
 	case e.sentinel == ErrDriverMismatch:
 		return "the driver library and the loaded kernel module have different versions, usually after a driver " +
-			"update without a reboot: compare nvidia-smi with /proc/driver/nvidia/version, then reboot or reload the nvidia module"
+			"update without a reboot: compare nvidia-smi with /proc/driver/nvidia/version, then reboot or reload the nvidia module" +
+			e.versionNote()
 	case e.sentinel == ErrPTXVersion:
 		h := "the NVIDIA driver is older than the PTX ISA version of the module (PTX 7.0 needs a CUDA 11.0 driver, r450 or newer): update the driver"
 		if e.Version > 0 {
@@ -177,6 +206,15 @@ func (e *Error) hint() string {
 		return "lower the batch size, free other buffers or raise the budget; nvidia-smi shows what other processes hold"
 	}
 	return ""
+}
+
+// versionNote names the CUDA version of the loaded driver library for a
+// hint, or is empty when it is unknown.
+func (e *Error) versionNote() string {
+	if e.Version <= 0 {
+		return ""
+	}
+	return "; the loaded driver library supports CUDA " + VersionString(e.Version)
 }
 
 // Is reports whether target is the sentinel that e belongs to.

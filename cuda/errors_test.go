@@ -20,7 +20,14 @@ func TestResultNames(t *testing.T) {
 		{ErrorInvalidPTX, "CUDA_ERROR_INVALID_PTX"},
 		{ErrorPTXVersion, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"},
 		{ErrorDriverMismatch, "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"},
+		{ErrorDeviceUnavailable, "CUDA_ERROR_DEVICE_UNAVAILABLE"},
+		{ErrorJITCompilerNotFound, "CUDA_ERROR_JIT_COMPILER_NOT_FOUND"},
+		{ErrorJITCompilationDisabled, "CUDA_ERROR_JIT_COMPILATION_DISABLED"},
+		{ErrorSystemNotReady, "CUDA_ERROR_SYSTEM_NOT_READY"},
+		{ErrorCompatNotSupported, "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"},
 		{errorNotReady, "CUDA_ERROR_NOT_READY"},
+		{errorStreamCaptureUnsupported, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"},
+		{errorStreamCaptureInvalidated, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"},
 		{999, "CUDA_ERROR_UNKNOWN"},
 		{12345, "CUresult(12345)"},
 	} {
@@ -52,6 +59,14 @@ func TestErrorSentinels(t *testing.T) {
 		{ErrorPTXVersion, ErrPTXVersion, "update the driver"},
 		{ErrorInvalidPTX, ErrInvalidPTX, "JIT"},
 		{ErrorOutOfMemory, ErrOutOfMemory, "budget"},
+		{ErrorJITCompilerNotFound, ErrNoDriver, "libnvidia-ptxjitcompiler.so.1"},
+		{ErrorJITCompilerNotFound, ErrNoDriver, "NVIDIA_DRIVER_CAPABILITIES=compute,utility"},
+		{ErrorJITCompilationDisabled, nil, "unset CUDA_DISABLE_PTX_JIT"},
+		{ErrorCompatNotSupported, ErrDriverMismatch, "remove that directory so that the installed driver's libcuda.so.1 is used"},
+		{ErrorCompatNotSupported, ErrDriverMismatch, ".../compat directory on LD_LIBRARY_PATH"},
+		{ErrorSystemNotReady, nil, "nvidia-fabricmanager"},
+		{ErrorDeviceUnavailable, nil, "nvidia-smi -q -d COMPUTE"},
+		{ErrorDeviceUnavailable, nil, "exclusive-process"},
 		{ErrorInvalidValue, nil, ""},
 		{719, nil, ""},
 	} {
@@ -107,6 +122,23 @@ func TestErrorDetails(t *testing.T) {
 	e.Version = 11020
 	if msg := e.Error(); !strings.Contains(msg, "this driver supports CUDA 11.2") {
 		t.Errorf("message %q lacks the driver version", msg)
+	}
+
+	// The driver's version in the hints that concern versions, when known.
+	for _, r := range []Result{ErrorDriverMismatch, ErrorCompatNotSupported} {
+		e = newError("cuInit", r, nil)
+		if msg := e.Error(); strings.Contains(msg, "supports CUDA") {
+			t.Errorf("message %q names a driver version, none known", msg)
+		}
+		e.Version = 12020
+		if msg := e.Error(); !strings.HasSuffix(msg, "; the loaded driver library supports CUDA 12.2") {
+			t.Errorf("message %q does not end with the driver version", msg)
+		}
+	}
+	// The hints of the codes with a sentinel of their own are not the
+	// sentinel's general hint.
+	if msg := newError("cuInit", ErrorCompatNotSupported, nil).Error(); strings.Contains(msg, "/proc/driver/nvidia/version") {
+		t.Errorf("compatibility error %q has the hint of a driver mismatch", msg)
 	}
 
 	e = newError("cuMemAlloc_v2", ErrorOutOfMemory, nil)

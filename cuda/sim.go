@@ -23,7 +23,10 @@ import (
 // and Stream.Capture with Graph.Launch work. Queued work runs at once, in
 // the order it is queued, so Sync has nothing to wait for. As on a GPU,
 // allocating, freeing, a synchronous copy, Sync or Synchronize while a
-// stream is capturing fails (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED).
+// stream is capturing fails (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) and
+// invalidates every capture in progress, whose Capture then fails with
+// CUDA_ERROR_STREAM_CAPTURE_INVALIDATED unless its record function
+// returns the error of the call.
 // Everything else that needs the driver (LoadModule and launches of other
 // kernels, events, page-locked host memory, MemInfo) returns an error with
 // code ErrorNotSupported. A kernel that accesses memory outside every
@@ -42,7 +45,7 @@ func NewSimContext() *Context {
 	c := &Context{dev: dev, drv: &Driver{}, sim: &simulator{
 		mem:       ptxsim.NewMemory(),
 		mods:      map[*ptx.Module]*ptxsim.Module{},
-		capturing: map[*Stream]*[]func() error{},
+		capturing: map[*Stream]*simCapture{},
 	}}
 	c.args.New = func() any { return new(launchArgs) }
 	return c
@@ -54,14 +57,23 @@ type simulator struct {
 	mu   sync.Mutex
 	mem  *ptxsim.Memory
 	mods map[*ptx.Module]*ptxsim.Module
-	// capturing holds the work recorded so far by each capturing stream.
-	capturing map[*Stream]*[]func() error
+	// capturing holds the captures in progress, by stream.
+	capturing map[*Stream]*simCapture
 	streams   uintptr // handles given out
+}
+
+// simCapture is a capture in progress on the simulator.
+type simCapture struct {
+	work []func() error // recorded so far
+	// invalidatedBy names the call that invalidated the capture, or is
+	// empty.
+	invalidatedBy string
 }
 
 const (
 	errorIllegalAddress           Result = 700
 	errorStreamCaptureUnsupported Result = 900
+	errorStreamCaptureInvalidated Result = 901
 )
 
 // notSimulated is the error of driver calls the simulator does not serve.
@@ -73,10 +85,16 @@ func notSimulated(op string) error {
 
 // whileCapturing returns an error if a stream is capturing: op, which
 // synchronises with the legacy stream or changes the memory map, is not
-// allowed then.
+// allowed then. As the driver does, the attempt invalidates every capture
+// in progress.
 func (sm *simulator) whileCapturing(op string) error {
 	sm.mu.Lock()
 	n := len(sm.capturing)
+	for _, c := range sm.capturing {
+		if c.invalidatedBy == "" {
+			c.invalidatedBy = op
+		}
+	}
 	sm.mu.Unlock()
 	if n == 0 {
 		return nil
@@ -137,8 +155,8 @@ func (sm *simulator) copyHost(op string, p DevicePtr, h []byte, toDevice bool) e
 // queue runs f now, or records it if s is capturing.
 func (sm *simulator) queue(s *Stream, f func() error) error {
 	sm.mu.Lock()
-	if rec, ok := sm.capturing[s]; ok {
-		*rec = append(*rec, f)
+	if c, ok := sm.capturing[s]; ok {
+		c.work = append(c.work, f)
 		sm.mu.Unlock()
 		return nil
 	}
@@ -221,16 +239,19 @@ func (sm *simulator) sync(s *Stream) error {
 	return sm.whileCapturing(op)
 }
 
-// capture is Stream.Capture on the simulator.
+// capture is Stream.Capture on the simulator. The capture ends when
+// record returns, fails or panics.
 func (sm *simulator) capture(s *Stream, record func() error) (*Graph, error) {
-	var rec []func() error
+	c := &simCapture{}
 	sm.mu.Lock()
 	if _, ok := sm.capturing[s]; ok {
 		sm.mu.Unlock()
 		return nil, newError("cuStreamBeginCapture_v2", errorStreamCaptureUnsupported, nil)
 	}
-	sm.capturing[s] = &rec
+	sm.capturing[s] = c
 	sm.mu.Unlock()
+	// Deferred, so that a panic of record (or runtime.Goexit) also ends
+	// the capture and leaves s and the context usable.
 	defer func() {
 		sm.mu.Lock()
 		delete(sm.capturing, s)
@@ -239,7 +260,15 @@ func (sm *simulator) capture(s *Stream, record func() error) (*Graph, error) {
 	if err := record(); err != nil {
 		return nil, err
 	}
-	return &Graph{ctx: s.ctx, exec: 1, sim: rec}, nil
+	sm.mu.Lock()
+	by := c.invalidatedBy
+	sm.mu.Unlock()
+	if by != "" {
+		e := newError("cuStreamEndCapture", errorStreamCaptureInvalidated, nil)
+		e.Text += " (" + by + " while capturing)"
+		return nil, e
+	}
+	return &Graph{ctx: s.ctx, exec: 1, sim: c.work}, nil
 }
 
 // replay queues the work of a simulated graph on s.

@@ -92,8 +92,9 @@ func TestSimContextGraph(t *testing.T) {
 	if err := g.Fill(s, 1); err != nil {
 		t.Fatal(err)
 	}
-	step, err := s.Capture(func() error {
-		// Not allowed while capturing.
+	// Not allowed while capturing, and invalidates the capture (see also
+	// TestSimCaptureInvalidated).
+	_, err := s.Capture(func() error {
 		if _, err := Alloc[float32](c, 1); err == nil || !strings.Contains(err.Error(), "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED") {
 			t.Errorf("Alloc while capturing: %v", err)
 		}
@@ -103,6 +104,12 @@ func TestSimContextGraph(t *testing.T) {
 		if err := s.Sync(); err == nil {
 			t.Error("Sync while capturing succeeded")
 		}
+		return Adam(s, w, g, m, v, state, 0.01, 0.9, 0.999, 1e-7)
+	})
+	if err == nil || !strings.Contains(err.Error(), "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED") {
+		t.Errorf("capture with calls not allowed while capturing: %v", err)
+	}
+	step, err := s.Capture(func() error {
 		return Adam(s, w, g, m, v, state, 0.01, 0.9, 0.999, 1e-7)
 	})
 	if err != nil {

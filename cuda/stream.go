@@ -177,18 +177,31 @@ type Graph struct {
 //
 // record must queue its work from the calling goroutine, on s, and must
 // not allocate or free device memory or synchronise; the goroutine stays
-// locked to its OS thread meanwhile and the capture is thread-local.
+// locked to its OS thread meanwhile and the capture is thread-local. If
+// record fails, its error is returned; if it panics, the capture is ended
+// and its graph destroyed before the panic goes on, so s is usable again.
+//
+// While the capture runs, no goroutine may use the synchronous operations
+// of s's context: Buffer.CopyFromHost, CopyToHost and Read, Upload, Alloc,
+// Buffer.Free, Context.Synchronize and Stream.Sync. Streams of this
+// package synchronise with the legacy default stream, which those
+// operations use, and while such a stream captures the legacy stream is
+// unusable: the call fails, with CUDA_ERROR_STREAM_CAPTURE_IMPLICIT (906)
+// or CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (900), and invalidates the
+// capture, so that Capture fails with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED
+// (901) unless record returns the error of the call. Other libraries that
+// share the primary context (see Context) and use the legacy stream fail
+// the same way.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
 	if c.sim != nil {
 		s.check("Stream.Capture", c)
 		return c.sim.capture(s, record)
 	}
-	f := &c.drv.fn
-	if f.cuStreamBeginCapture == 0 || f.cuStreamEndCapture == 0 || f.cuGraphInstantiate == 0 || f.cuGraphLaunch == 0 {
-		return nil, &Error{Op: "cuGraphInstantiateWithFlags", Code: ErrorNotSupported, Name: ErrorNotSupported.String(),
-			Text: "this driver lacks the graph functions (they need a CUDA 11.4 driver or newer); update the NVIDIA driver", Free: -1, Version: c.drv.version}
+	if err := c.drv.graphSupport(); err != nil {
+		return nil, err
 	}
+	f := &c.drv.fn
 	s.check("Stream.Capture", c)
 	// Load the embedded kernels now: module loading is not allowed while
 	// capturing.
@@ -200,7 +213,22 @@ func (s *Stream) Capture(record func() error) (*Graph, error) {
 	if err := c.do("cuStreamBeginCapture_v2", f.cuStreamBeginCapture, s.h, captureModeThreadLocal); err != nil {
 		return nil, err
 	}
+	// If record panics (or calls runtime.Goexit), end the capture on this
+	// thread, as the thread-local mode requires, and destroy its graph
+	// while the panic goes on: a blocking stream left capturing would make
+	// the legacy stream, and with it the whole context, unusable.
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		var graph uintptr
+		if c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&graph))) == nil && graph != 0 {
+			c.do("cuGraphDestroy", f.cuGraphDestroy, graph)
+		}
+	}()
 	recErr := record()
+	returned = true
 	g := &Graph{ctx: c}
 	endErr := c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&g.graph)))
 	if recErr != nil || endErr != nil {
@@ -215,6 +243,19 @@ func (s *Stream) Capture(record func() error) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// graphSupport returns an error unless the driver exports every graph
+// function that Capture, Graph.Launch and Graph.Destroy call.
+func (d *Driver) graphSupport() error {
+	f := &d.fn
+	for _, p := range []uintptr{f.cuStreamBeginCapture, f.cuStreamEndCapture, f.cuGraphInstantiate, f.cuGraphLaunch, f.cuGraphExecDestroy, f.cuGraphDestroy} {
+		if p == 0 {
+			return &Error{Op: "cuGraphInstantiateWithFlags", Code: ErrorNotSupported, Name: ErrorNotSupported.String(),
+				Text: "this driver lacks the graph functions (they need a CUDA 11.4 driver or newer); update the NVIDIA driver", Free: -1, Version: d.version}
+		}
+	}
+	return nil
 }
 
 // Launch queues a replay of the graph on stream s.
