@@ -521,24 +521,9 @@ def reduce_kernel(w):
 	ld.param.f32 %beta, [beta];''')
     epilogue_setup(w)
     w('''	mul.wide.u32 %rd6, %r1, %r2;
-	shl.b64 %rd6, %rd6, 2;
-	mov.u32 %r4, %ctaid.x;
-	mov.u32 %r5, %ntid.x;
-	mov.u32 %r6, %tid.x;
-	mad.lo.s32 %r7, %r4, %r5, %r6;
-	setp.ge.u32 %p1, %r7, %r2;
-	@%p1 bra REDUCE_DONE;
-	mov.u32 %r4, %ctaid.y;
-	mov.u32 %r5, %ntid.y;
-	mov.u32 %r6, %tid.y;
-	mad.lo.s32 %r8, %r4, %r5, %r6;
-	mov.u32 %r4, %nctaid.y;
-	mul.lo.s32 %r9, %r4, %r5;
-	cvt.u64.u32 %rd2, %r7;
-REDUCE_ROW:
-	setp.ge.u32 %p2, %r8, %r1;
-	@%p2 bra REDUCE_DONE;
-	mul.wide.u32 %rd7, %r8, %r2;
+	shl.b64 %rd6, %rd6, 2;''')
+    grid_rows(w, 'REDUCE_ROW', 'REDUCE_DONE')
+    w('''	mul.wide.u32 %rd7, %r8, %r2;
 	add.s64 %rd7, %rd7, %rd2;
 	shl.b64 %rd7, %rd7, 2;
 	add.s64 %rd7, %rd5, %rd7;
@@ -609,7 +594,30 @@ REDUCE_DONE:
 }''')
 
 
-SCALE = '''// scale sets C = beta*C for the m x n matrix C with leading dimension ldc,
+def grid_rows(w, loop, done):
+    """The 2-D walk of scale and sgemm_reduce: column %r7 (threads at
+    or past n, in %r2, go to done), its offset in %rd2, rows from %r8 in
+    steps of %r9 while below m (%r1); loop heads each row."""
+    w(f'''	mov.u32 %r4, %ctaid.x;
+	mov.u32 %r5, %ntid.x;
+	mov.u32 %r6, %tid.x;
+	mad.lo.s32 %r7, %r4, %r5, %r6;
+	setp.ge.u32 %p1, %r7, %r2;
+	@%p1 bra {done};
+	mov.u32 %r4, %ctaid.y;
+	mov.u32 %r5, %ntid.y;
+	mov.u32 %r6, %tid.y;
+	mad.lo.s32 %r8, %r4, %r5, %r6;
+	mov.u32 %r4, %nctaid.y;
+	mul.lo.s32 %r9, %r4, %r5;
+	cvt.u64.u32 %rd2, %r7;
+{loop}:
+	setp.ge.u32 %p2, %r8, %r1;
+	@%p2 bra {done};''')
+
+
+def scale_kernel(w):
+    w('''// scale sets C = beta*C for the m x n matrix C with leading dimension ldc,
 // writing zeros without reading C when beta == 0 (C may hold NaN).
 // Grid: (ceil(n/32), min(ceil(m/8), 65535)); block: (32, 8).
 .visible .entry scale(
@@ -631,24 +639,9 @@ SCALE = '''// scale sets C = beta*C for the m x n matrix C with leading dimensio
 	ld.param.u32 %r2, [n];
 	ld.param.u32 %r3, [ldc];
 	ld.param.f32 %f1, [beta];
-	setp.eq.f32 %p3, %f1, 0f00000000;
-	mov.u32 %r4, %ctaid.x;
-	mov.u32 %r5, %ntid.x;
-	mov.u32 %r6, %tid.x;
-	mad.lo.s32 %r7, %r4, %r5, %r6;
-	setp.ge.u32 %p1, %r7, %r2;
-	@%p1 bra SCALE_DONE;
-	mov.u32 %r4, %ctaid.y;
-	mov.u32 %r5, %ntid.y;
-	mov.u32 %r6, %tid.y;
-	mad.lo.s32 %r8, %r4, %r5, %r6;
-	mov.u32 %r4, %nctaid.y;
-	mul.lo.s32 %r9, %r4, %r5;
-	cvt.u64.u32 %rd2, %r7;
-SCALE_LOOP:
-	setp.ge.u32 %p2, %r8, %r1;
-	@%p2 bra SCALE_DONE;
-	mul.wide.u32 %rd3, %r8, %r3;
+	setp.eq.f32 %p3, %f1, 0f00000000;''')
+    grid_rows(w, 'SCALE_LOOP', 'SCALE_DONE')
+    w('''	mul.wide.u32 %rd3, %r8, %r3;
 	add.s64 %rd3, %rd3, %rd2;
 	shl.b64 %rd3, %rd3, 2;
 	add.s64 %rd4, %rd1, %rd3;
@@ -660,7 +653,7 @@ SCALE_LOOP:
 	bra SCALE_LOOP;
 SCALE_DONE:
 	ret;
-}'''
+}''')
 
 BIG = Cfg('sgemm', 128, 8, '''// SGEMM for row-major matrices: C = act(alpha*op(A)*op(B) + beta*C).
 //
@@ -729,5 +722,5 @@ def module(cfgs, extra, path):
         f.write(text)
 
 
-module([BIG], [lambda w: w(SCALE), reduce_kernel], 'ptx/sgemm.ptx')
+module([BIG], [scale_kernel, reduce_kernel], 'ptx/sgemm.ptx')
 module([SMALL], [], 'ptx/sgemm64.ptx')
