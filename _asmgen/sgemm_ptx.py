@@ -394,6 +394,24 @@ def dtanh(w, v, yv, e):
 	mul.rn.f32 {v}, {v}, {e};''')
 
 
+def load4(w, ptr, full, lab):
+    """Loads the up to 4 floats at ptr into %o0..3: a float4 when full,
+    else %o0 and, as %q1..3 say, the others (zeros where not loaded, so
+    that no register is read unset)."""
+    w(f'''	@!{full} bra {lab}SCALAR;
+	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [{ptr}];
+	bra {lab};
+{lab}SCALAR:
+	mov.f32 %o1, 0f00000000;
+	mov.f32 %o2, 0f00000000;
+	mov.f32 %o3, 0f00000000;
+	ld.global.f32 %o0, [{ptr}];
+	@%q1 ld.global.f32 %o1, [{ptr}+4];
+	@%q2 ld.global.f32 %o2, [{ptr}+8];
+	@%q3 ld.global.f32 %o3, [{ptr}+12];
+{lab}:''')
+
+
 def store_group(w, lab):
     """Finishes and stores up to 4 values %v0..3 of C at %cp (%cnt of them
     inside C; Y's at %yp): beta*C, then the activation or its gradient, as
@@ -406,19 +424,8 @@ def store_group(w, lab):
 	setp.gt.s32 %q1, %cnt, 1;
 	setp.gt.s32 %q2, %cnt, 2;
 	setp.gt.s32 %q3, %cnt, 3;
-	@!%hasbeta bra ST{lab}_ACT;
-	@!%full bra ST{lab}_BSCALAR;
-	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [%cp];
-	bra ST{lab}_BETA;
-ST{lab}_BSCALAR:
-	mov.f32 %o1, 0f00000000;
-	mov.f32 %o2, 0f00000000;
-	mov.f32 %o3, 0f00000000;
-	ld.global.f32 %o0, [%cp];
-	@%q1 ld.global.f32 %o1, [%cp+4];
-	@%q2 ld.global.f32 %o2, [%cp+8];
-	@%q3 ld.global.f32 %o3, [%cp+12];
-ST{lab}_BETA:''')
+	@!%hasbeta bra ST{lab}_ACT;''')
+    load4(w, '%cp', '%full', f'ST{lab}_B')
     for j in range(4):
         w(f'\tfma.rn.f32 %v{j}, %beta, %o{j}, %v{j};')
     w(f'''ST{lab}_ACT:
@@ -443,20 +450,9 @@ ST{lab}_GRAD:
 	cvt.u32.u64 %r6, %yp;
 	and.b32 %r6, %r6, 15;
 	setp.eq.u32 %p2, %r6, 0;
-	and.pred %yfull, %p2, %p3;
-	@!%yfull bra ST{lab}_YSCALAR;
-	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [%yp];
-	bra ST{lab}_Y;
-ST{lab}_YSCALAR:
-	mov.f32 %o1, 0f00000000;
-	mov.f32 %o2, 0f00000000;
-	mov.f32 %o3, 0f00000000;
-	ld.global.f32 %o0, [%yp];
-	@%q1 ld.global.f32 %o1, [%yp+4];
-	@%q2 ld.global.f32 %o2, [%yp+8];
-	@%q3 ld.global.f32 %o3, [%yp+12];
-ST{lab}_Y:
-	@%issig bra ST{lab}_DSIG;
+	and.pred %yfull, %p2, %p3;''')
+    load4(w, '%yp', '%yfull', f'ST{lab}_Y')
+    w(f'''	@%issig bra ST{lab}_DSIG;
 	@%isrelu bra ST{lab}_DRELU;
 	@!%istanh bra ST{lab}_STORE;''')
     for j in range(4):
