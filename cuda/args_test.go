@@ -226,8 +226,11 @@ func TestOpsArgs(t *testing.T) {
 		{"cuda: SoftmaxCE: len(z) = 9 < 10, needed for a 2×5 matrix with ldz = 5", func() {
 			lossLaunch("SoftmaxCE", ptx.SoftmaxCE, 0, false, buf(9), 5, buf(10), 5, operand{}, 0, 2, 5, 1, buf(2))
 		}},
-		{"cuda: CCE: len(stats) = 1 < 2", func() {
+		{"cuda: CCE: len(stats) = 1 < StatsLen(2) = 2", func() {
 			lossLaunch("CCE", ptx.CCE, Sigmoid, true, buf(10), 5, buf(10), 5, operand{}, 0, 2, 5, 1, buf(1))
+		}},
+		{"cuda: MSE: len(stats) = 2 < StatsLen(9) = 4", func() { // a pair for each block of 8 rows
+			lossLaunch("MSE", ptx.MSE, Sigmoid, true, buf(45), 5, buf(45), 5, operand{}, 0, 9, 5, 1, buf(2))
 		}},
 		{"cuda: MSE: ldg = 3, want max(1, cols) = 5 <= ldg <= 2147483647", func() {
 			lossLaunch("MSE", ptx.MSE, Sigmoid, true, buf(10), 5, buf(10), 5, buf(10), 3, 2, 5, 1, operand{})
@@ -291,4 +294,15 @@ func TestStreamPanics(t *testing.T) {
 	})
 	s.h = 0
 	mustPanic(t, "cuda: Buffer.Fill on a destroyed stream", func() { (&Buffer[float32]{ctx: c1, n: 4, mem: &allocation{}}).Fill(s, 1) })
+}
+
+func TestStatsLen(t *testing.T) {
+	for rows, want := range map[int]int{0: 0, 1: 2, 8: 2, 9: 4, 1500: 376} {
+		if got := StatsLen(rows); got != want {
+			t.Errorf("StatsLen(%d) = %d, want %d", rows, got, want)
+		}
+	}
+	if l, h := SumStats([]float32{0.5, 1, 0.25, 2, 1e-8, 0}); l != 0.75+float64(float32(1e-8)) || h != 3 {
+		t.Errorf("SumStats = %v, %v", l, h)
+	}
 }

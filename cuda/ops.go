@@ -196,10 +196,27 @@ func gatherRowsLaunch(dst operand, ldd int, src operand, lds, srcRows int, idx o
 			U32(uint32(srcRows)), U32(uint32(rows)), U32(uint32(cols))}}
 }
 
-// Stats is the length of the statistics buffer of the loss kernels: the
-// sum of the samples' losses and the number of samples whose first
-// largest output is at their first largest target.
-const Stats = 2
+// StatsLen returns the length of the statistics buffer that the loss
+// kernels need for batches of up to rows samples: a pair for each block of
+// ptx.RowsPerBlock samples, to which the block adds the sum of its
+// samples' losses and the number of them whose first largest output is at
+// their first largest target. Each block adds to its own pair, without
+// atomics, so that the sums are the same on every run; SumStats adds the
+// pairs up.
+func StatsLen(rows int) int {
+	return 2 * ((max(rows, 0) + ptx.RowsPerBlock - 1) / ptx.RowsPerBlock)
+}
+
+// SumStats returns the summed loss and hits of a statistics buffer read
+// back from the device (see StatsLen), its pairs added in order in
+// float64.
+func SumStats(stats []float32) (loss, hits float64) {
+	for i := 0; i+1 < len(stats); i += 2 {
+		loss += float64(stats[i])
+		hits += float64(stats[i+1])
+	}
+	return loss, hits
+}
 
 // lossLaunch checks and builds the launch of one of the loss kernels.
 func lossLaunch(op string, k *ptx.Kernel, act Activation, withAct bool, out operand, ldo int, y operand, ldy int, g operand, ldg, rows, cols int, scale float32, stats operand) *launch {
@@ -218,8 +235,8 @@ func lossLaunch(op string, k *ptx.Kernel, act Activation, withAct bool, out oper
 	} else {
 		ldg = max(1, cols)
 	}
-	if stats.ok && stats.n < Stats {
-		panic(fmt.Sprintf("cuda: %s: len(stats) = %d < %d", op, stats.n, Stats))
+	if stats.ok && stats.n < StatsLen(rows) {
+		panic(fmt.Sprintf("cuda: %s: len(stats) = %d < StatsLen(%d) = %d", op, stats.n, rows, StatsLen(rows)))
 	}
 	if rows == 0 || cols == 0 || !g.ok && !stats.ok {
 		return nil
@@ -237,8 +254,9 @@ func lossLaunch(op string, k *ptx.Kernel, act Activation, withAct bool, out oper
 // SoftmaxCE queues softmax cross-entropy on the rows×cols logits z against
 // the targets y: g (may be nil, or z itself) receives scale times the
 // gradient with respect to z, (softmax(z)·Σy − y)·scale, and stats (may be
-// nil, else Stats elements) accumulates the loss Σy·logΣe^z − Σy·z and the
-// hits. Clear stats with Fill before the first batch of an epoch.
+// nil, else at least StatsLen(rows) elements) accumulates the loss
+// Σy·logΣe^z − Σy·z and the hits. Clear stats with Fill before the first
+// batch of an epoch, and add it up with SumStats after the last.
 func SoftmaxCE(s *Stream, z *Buffer[float32], ldz int, y *Buffer[float32], ldy int, g *Buffer[float32], ldg, rows, cols int, scale float32, stats *Buffer[float32]) error {
 	oz, oy, og, os := opnd("SoftmaxCE", z), opnd("SoftmaxCE", y), opnd("SoftmaxCE", g), opnd("SoftmaxCE", stats)
 	sameContext("SoftmaxCE", s, oz, oy, og, os)

@@ -171,12 +171,12 @@ func (t *gpuTrainer) run(total int) error {
 			return err
 		}
 		st.TrainTime += time.Since(t0)
-		var sums [cuda.Stats]float32
-		if err := t.stats.CopyToHost(sums[:]); err != nil {
+		loss, hits, err := t.sums()
+		if err != nil {
 			return err
 		}
-		st.Loss = float64(sums[0]) / float64(total)
-		st.Accuracy = float64(sums[1]) / float64(total)
+		st.Loss = loss / float64(total)
+		st.Accuracy = hits / float64(total)
 		if err := t.download(); err != nil {
 			return err
 		}

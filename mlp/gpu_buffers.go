@@ -30,7 +30,7 @@ type gpuNet struct {
 	// SoftmaxCrossEntropy network after the forward pass.
 	delta []*cuda.Buffer[float32]
 	y     *cuda.Buffer[float32] // targets, rows × Outputs
-	stats *cuda.Buffer[float32] // cuda.Stats: the summed loss and hits
+	stats *cuda.Buffer[float32] // cuda.StatsLen(rows): the summed loss and hits, a pair per block of rows
 
 	opt   *gpuOptimizer // nil when only evaluating
 	frees []func() error
@@ -103,7 +103,7 @@ func newGPUNet(n *Network, ctx *cuda.Context, rows int) (g *gpuNet, err error) {
 	if g.y, err = gpuAlloc[float32](g, rows*n.Outputs()); err != nil {
 		return g, err
 	}
-	if g.stats, err = gpuAlloc[float32](g, cuda.Stats); err != nil {
+	if g.stats, err = gpuAlloc[float32](g, cuda.StatsLen(rows)); err != nil {
 		return g, err
 	}
 	// Sgemm's workspace, for the products with few tiles of C and a long

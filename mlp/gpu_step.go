@@ -148,9 +148,19 @@ func (g *gpuNet) evaluate(d *gpuData) (loss, accuracy float64, err error) {
 			return 0, 0, err
 		}
 	}
-	var st [cuda.Stats]float32
-	if err := g.stats.CopyToHost(st[:]); err != nil {
+	loss, hits, err := g.sums()
+	if err != nil {
 		return 0, 0, err
 	}
-	return float64(st[0]) / float64(d.rows), float64(st[1]) / float64(d.rows), nil
+	return loss / float64(d.rows), hits / float64(d.rows), nil
+}
+
+// sums reads g.stats back and returns the summed loss and hits.
+func (g *gpuNet) sums() (loss, hits float64, err error) {
+	st := make([]float32, g.stats.Len())
+	if err := g.stats.CopyToHost(st); err != nil {
+		return 0, 0, err
+	}
+	loss, hits = cuda.SumStats(st)
+	return loss, hits, nil
 }

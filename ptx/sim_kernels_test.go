@@ -216,7 +216,13 @@ func TestSimLosses(t *testing.T) {
 					}
 					mem := ptxsim.NewMemory()
 					po, py := alloc(mem, out, 0), alloc(mem, yy, 0)
-					stats := alloc(mem, []float32{0.5, 1}, 0) // the kernels add to it
+					gr, bl := gridRows(rows)
+					// A pair per block, which the kernels add to.
+					st0 := make([]float32, 2*gr.X)
+					for b := range gr.X {
+						st0[2*b], st0[2*b+1] = 0.5, 1
+					}
+					stats := alloc(mem, st0, 0)
 					var pg uint64
 					gl := ldg
 					var g []float32
@@ -234,22 +240,29 @@ func TestSimLosses(t *testing.T) {
 						args = append(args, uint64(v.act))
 					}
 					args = append(args, stats)
-					gr, bl := gridRows(rows)
 					if err := mod.Launch(mem, v.kernel, gr, bl, args...); err != nil {
 						t.Fatal(err)
 					}
-					var loss, hits float64
-					switch v.kernel {
-					case "softmax_ce":
-						loss, hits = ref.SoftmaxCE(out, ld, yy, ldy, g, gl, rows, cols, scale)
-					case "cce":
-						loss, hits = ref.CCE(out, ld, yy, ldy, g, gl, rows, cols, scale, v.act)
-					case "mse":
-						loss, hits = ref.MSE(out, ld, yy, ldy, g, gl, rows, cols, scale, v.act)
-					}
-					st := mem.Float32s(stats, 2)
-					if !ref.Close(st[0], float32(loss+0.5), 1e-5, 1e-5) || st[1] != float32(hits+1) {
-						t.Errorf("stats = %v, want [%v %v]", st, loss+0.5, hits+1)
+					// The reference, block by block (8 rows each).
+					st := mem.Float32s(stats, len(st0))
+					for b := range gr.X {
+						lo, n := 8*b, min(8, rows-8*b)
+						var gb []float32
+						if g != nil {
+							gb = g[lo*gl:]
+						}
+						var loss, hits float64
+						switch v.kernel {
+						case "softmax_ce":
+							loss, hits = ref.SoftmaxCE(out[lo*ld:], ld, yy[lo*ldy:], ldy, gb, gl, n, cols, scale)
+						case "cce":
+							loss, hits = ref.CCE(out[lo*ld:], ld, yy[lo*ldy:], ldy, gb, gl, n, cols, scale, v.act)
+						case "mse":
+							loss, hits = ref.MSE(out[lo*ld:], ld, yy[lo*ldy:], ldy, gb, gl, n, cols, scale, v.act)
+						}
+						if !ref.Close(st[2*b], float32(loss+0.5), 1e-5, 1e-5) || st[2*b+1] != float32(hits+1) {
+							t.Errorf("block %d: stats = %v, want [%v %v]", b, st[2*b:2*b+2], loss+0.5, hits+1)
+						}
 					}
 					if mode == "nograd" {
 						return
