@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -41,7 +42,8 @@ func TestLaunchSignatures(t *testing.T) {
 		add(lossLaunch("MSE", ptx.MSE, act, true, big, 10, big, 10, operand{}, 0, 5, 10, 0.2, buf(2)))
 	}
 	add(biasGradLaunch(buf(20), big, 10, 20, 20))
-	add(gatherRowsLaunch(big, 20, big, 20, 100, buf(10), 10, 20))
+	add(gatherRowsLaunch("GatherRows", big, 20, big, 20, 100, buf(10), 10, 20))
+	add(gatherRowsBytesLaunch(big, 20, big, 20, 100, buf(10), 10, 20, 255))
 	add(lossLaunch("SoftmaxCE", ptx.SoftmaxCE, 0, false, big, 10, big, 10, big, 10, 5, 10, 0.2, operand{}))
 	add(sgdLaunch(buf(100), buf(100), operand{}, 0.1, 0))
 	add(sgdLaunch(buf(100), buf(100), buf(100), 0.1, 0.9))
@@ -221,8 +223,13 @@ func TestOpsArgs(t *testing.T) {
 		{"cuda: BiasAct: len(bias) = 4, want cols = 5", func() { biasActLaunch(Sigmoid, buf(10), 2, 5, 5, buf(4)) }},
 		{"cuda: ActGrad: len(y) = 10 < 11, needed for a 2×5 matrix with ldy = 6", func() { actGradLaunch(Tanh, buf(10), 5, buf(10), 6, 2, 5) }},
 		{"cuda: BiasGrad: len(db) = 6, want cols = 5", func() { biasGradLaunch(buf(6), buf(10), 2, 5, 5) }},
-		{"cuda: GatherRows: len(idx) = 3, want rows = 2", func() { gatherRowsLaunch(buf(10), 5, buf(50), 5, 10, buf(3), 2, 5) }},
-		{"cuda: GatherRows: len(src) = 49 < 50, needed for a 10×5 matrix with lds = 5", func() { gatherRowsLaunch(buf(10), 5, buf(49), 5, 10, buf(2), 2, 5) }},
+		{"cuda: GatherRows: len(idx) = 3, want rows = 2", func() { gatherRowsLaunch("GatherRows", buf(10), 5, buf(50), 5, 10, buf(3), 2, 5) }},
+		{"cuda: GatherRowsBytes: len(src) = 49 < 50, needed for a 10×5 matrix with lds = 5", func() { gatherRowsBytesLaunch(buf(10), 5, buf(49), 5, 10, buf(2), 2, 5, 255) }},
+		{"cuda: GatherRowsBytes: div = 0, want a positive finite divisor", func() { gatherRowsBytesLaunch(buf(10), 5, buf(50), 5, 10, buf(2), 2, 5, 0) }},
+		{"cuda: GatherRowsBytes: div = NaN, want a positive finite divisor", func() {
+			gatherRowsBytesLaunch(buf(10), 5, buf(50), 5, 10, buf(2), 2, 5, float32(math.NaN()))
+		}},
+		{"cuda: GatherRows: len(src) = 49 < 50, needed for a 10×5 matrix with lds = 5", func() { gatherRowsLaunch("GatherRows", buf(10), 5, buf(49), 5, 10, buf(2), 2, 5) }},
 		{"cuda: SoftmaxCE: len(z) = 9 < 10, needed for a 2×5 matrix with ldz = 5", func() {
 			lossLaunch("SoftmaxCE", ptx.SoftmaxCE, 0, false, buf(9), 5, buf(10), 5, operand{}, 0, 2, 5, 1, buf(2))
 		}},

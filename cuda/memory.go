@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -9,12 +10,17 @@ import (
 // DevicePtr is a device address (CUdeviceptr).
 type DevicePtr uint64
 
-// Elem is the set of element types of buffers: all 4 bytes wide.
+// Elem is the set of element types of buffers: 4-byte numbers, and bytes
+// (a data set's inputs, such as MNIST's pixels, before they are converted).
 type Elem interface {
-	~float32 | ~int32 | ~uint32
+	~float32 | ~int32 | ~uint32 | ~uint8
 }
 
-const elemSize = 4
+// sizeOf returns the size of an element of type T in bytes.
+func sizeOf[T Elem]() int {
+	var z T
+	return int(unsafe.Sizeof(z))
+}
 
 // Buffer is a typed array in device memory, or a view of part of one.
 // Methods panic when given host slices or buffers of the wrong length
@@ -41,7 +47,7 @@ func Alloc[T Elem](c *Context, n int) (*Buffer[T], error) {
 	if n < 0 {
 		panic(fmt.Sprintf("cuda: Alloc: n = %d < 0", n))
 	}
-	a := &allocation{ctx: c, bytes: int64(n) * elemSize}
+	a := &allocation{ctx: c, bytes: int64(n) * int64(sizeOf[T]())}
 	if n > 0 {
 		p, err := c.alloc("cuMemAlloc_v2", a.bytes)
 		if err != nil {
@@ -89,13 +95,13 @@ func (b *Buffer[T]) Slice(i, j int) *Buffer[T] {
 	if i < 0 || j < i || j > b.n {
 		panic(fmt.Sprintf("cuda: Buffer.Slice(%d, %d) of a buffer of length %d", i, j, b.n))
 	}
-	return &Buffer[T]{ctx: b.ctx, ptr: b.ptr + DevicePtr(i*elemSize), n: j - i, mem: b.mem}
+	return &Buffer[T]{ctx: b.ctx, ptr: b.ptr + DevicePtr(i*sizeOf[T]()), n: j - i, mem: b.mem}
 }
 
 // Free frees the memory of the buffer and of all its views. Freeing twice
 // does nothing. It panics when called on a view made by Slice.
 func (b *Buffer[T]) Free() error {
-	if b.ptr != b.mem.ptr || int64(b.n)*elemSize != b.mem.bytes {
+	if b.ptr != b.mem.ptr || int64(b.bytes()) != b.mem.bytes {
 		panic("cuda: Buffer.Free of a view; free the buffer Alloc returned")
 	}
 	if b.mem.freed.Swap(true) || b.mem.bytes == 0 {
@@ -110,6 +116,9 @@ func (b *Buffer[T]) live(op string) {
 		panic("cuda: " + op + " on a freed buffer")
 	}
 }
+
+// bytes returns the size of b's elements in bytes.
+func (b *Buffer[T]) bytes() int { return b.n * sizeOf[T]() }
 
 func (b *Buffer[T]) checkLen(op, what string, n int) {
 	if n != b.n {
@@ -136,7 +145,7 @@ func (b *Buffer[T]) CopyFromHost(src []T) error {
 	if b.ctx.sim != nil {
 		return b.ctx.sim.copyHost("cuMemcpyHtoD_v2", b.ptr, hostBytes(src), true)
 	}
-	return b.ctx.do("cuMemcpyHtoD_v2", b.ctx.drv.fn.cuMemcpyHtoD, uintptr(b.ptr), uintptr(unsafe.Pointer(&src[0])), uintptr(b.n*elemSize))
+	return b.ctx.do("cuMemcpyHtoD_v2", b.ctx.drv.fn.cuMemcpyHtoD, uintptr(b.ptr), uintptr(unsafe.Pointer(&src[0])), uintptr(b.bytes()))
 }
 
 // CopyToHost copies the buffer to dst, which must have b.Len() elements,
@@ -150,7 +159,7 @@ func (b *Buffer[T]) CopyToHost(dst []T) error {
 	if b.ctx.sim != nil {
 		return b.ctx.sim.copyHost("cuMemcpyDtoH_v2", b.ptr, hostBytes(dst), false)
 	}
-	return b.ctx.do("cuMemcpyDtoH_v2", b.ctx.drv.fn.cuMemcpyDtoH, uintptr(unsafe.Pointer(&dst[0])), uintptr(b.ptr), uintptr(b.n*elemSize))
+	return b.ctx.do("cuMemcpyDtoH_v2", b.ctx.drv.fn.cuMemcpyDtoH, uintptr(unsafe.Pointer(&dst[0])), uintptr(b.ptr), uintptr(b.bytes()))
 }
 
 // Read returns a copy of the buffer's contents in a new slice.
@@ -172,9 +181,9 @@ func (b *Buffer[T]) CopyFrom(s *Stream, src *Buffer[T]) error {
 		return nil
 	}
 	if s.ctx.sim != nil {
-		return s.ctx.sim.copyDevice(s, b.ptr, src.ptr, b.n*elemSize)
+		return s.ctx.sim.copyDevice(s, b.ptr, src.ptr, b.bytes())
 	}
-	return s.ctx.do("cuMemcpyDtoDAsync_v2", s.ctx.drv.fn.cuMemcpyDtoDAsync, uintptr(b.ptr), uintptr(src.ptr), uintptr(b.n*elemSize), s.h)
+	return s.ctx.do("cuMemcpyDtoDAsync_v2", s.ctx.drv.fn.cuMemcpyDtoDAsync, uintptr(b.ptr), uintptr(src.ptr), uintptr(b.bytes()), s.h)
 }
 
 // Upload queues a copy of the page-locked host buffer src, which must have
@@ -187,7 +196,7 @@ func (b *Buffer[T]) Upload(s *Stream, src *HostBuffer[T]) error {
 	if b.n == 0 {
 		return nil
 	}
-	return s.ctx.do("cuMemcpyHtoDAsync_v2", s.ctx.drv.fn.cuMemcpyHtoDAsync, uintptr(b.ptr), uintptr(src.p), uintptr(b.n*elemSize), s.h)
+	return s.ctx.do("cuMemcpyHtoDAsync_v2", s.ctx.drv.fn.cuMemcpyHtoDAsync, uintptr(b.ptr), uintptr(src.p), uintptr(b.bytes()), s.h)
 }
 
 // Download queues a copy of b to the page-locked host buffer dst, which
@@ -200,7 +209,7 @@ func (b *Buffer[T]) Download(s *Stream, dst *HostBuffer[T]) error {
 	if b.n == 0 {
 		return nil
 	}
-	return s.ctx.do("cuMemcpyDtoHAsync_v2", s.ctx.drv.fn.cuMemcpyDtoHAsync, uintptr(dst.p), uintptr(b.ptr), uintptr(b.n*elemSize), s.h)
+	return s.ctx.do("cuMemcpyDtoHAsync_v2", s.ctx.drv.fn.cuMemcpyDtoHAsync, uintptr(dst.p), uintptr(b.ptr), uintptr(b.bytes()), s.h)
 }
 
 // Fill queues setting every element of b to v on stream s.
@@ -210,9 +219,16 @@ func (b *Buffer[T]) Fill(s *Stream, v T) error {
 	if b.n == 0 {
 		return nil
 	}
+	if sizeOf[T]() == 1 {
+		bits := *(*uint8)(unsafe.Pointer(&v))
+		if s.ctx.sim != nil {
+			return s.ctx.sim.fill(s, b.ptr, []byte{bits}, b.n)
+		}
+		return s.ctx.do("cuMemsetD8Async", s.ctx.drv.fn.cuMemsetD8Async, uintptr(b.ptr), uintptr(bits), uintptr(b.n), s.h)
+	}
 	bits := *(*uint32)(unsafe.Pointer(&v))
 	if s.ctx.sim != nil {
-		return s.ctx.sim.fill(s, b.ptr, bits, b.n)
+		return s.ctx.sim.fill(s, b.ptr, binary.LittleEndian.AppendUint32(nil, bits), b.n)
 	}
 	return s.ctx.do("cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async, uintptr(b.ptr), uintptr(bits), uintptr(b.n), s.h)
 }
@@ -235,7 +251,7 @@ func AllocHost[T Elem](c *Context, n int) (*HostBuffer[T], error) {
 	if n == 0 {
 		return h, nil
 	}
-	if err := c.do("cuMemAllocHost_v2", c.drv.fn.cuMemAllocHost, uintptr(unsafe.Pointer(&h.p)), uintptr(n*elemSize)); err != nil {
+	if err := c.do("cuMemAllocHost_v2", c.drv.fn.cuMemAllocHost, uintptr(unsafe.Pointer(&h.p)), uintptr(n*sizeOf[T]())); err != nil {
 		return nil, err
 	}
 	h.data = unsafe.Slice((*T)(h.p), n)

@@ -177,11 +177,10 @@ func biasGradLaunch(db, d operand, rows, cols, ldd int) *launch {
 func GatherRows(s *Stream, dst *Buffer[float32], ldd int, src *Buffer[float32], lds, srcRows int, idx *Buffer[uint32], rows, cols int) error {
 	od, os, oi := opnd("GatherRows", dst), opnd("GatherRows", src), opnd("GatherRows", idx)
 	sameContext("GatherRows", s, od, os, oi)
-	return runLaunch(s, gatherRowsLaunch(od, ldd, os, lds, srcRows, oi, rows, cols))
+	return runLaunch(s, gatherRowsLaunch("GatherRows", od, ldd, os, lds, srcRows, oi, rows, cols))
 }
 
-func gatherRowsLaunch(dst operand, ldd int, src operand, lds, srcRows int, idx operand, rows, cols int) *launch {
-	const op = "GatherRows"
+func gatherRowsLaunch(op string, dst operand, ldd int, src operand, lds, srcRows int, idx operand, rows, cols int) *launch {
 	checkShape(op, rows, cols)
 	checkShape(op, srcRows, cols)
 	checkMat(op, "dst", "ldd", rows, cols, dst, ldd)
@@ -194,6 +193,32 @@ func gatherRowsLaunch(dst operand, ldd int, src operand, lds, srcRows int, idx o
 	return &launch{kernel: ptx.GatherRows, grid: g, block: b,
 		args: []Arg{Ptr(dst.ptr), U32(uint32(ldd)), Ptr(src.ptr), U32(uint32(lds)), Ptr(idx.ptr),
 			U32(uint32(srcRows)), U32(uint32(rows)), U32(uint32(cols))}}
+}
+
+// GatherRowsBytes queues GatherRows from a matrix of bytes (srcRows×cols,
+// lds bytes between rows), each converted to float32 and divided by div
+// (a positive number) as it is copied: dst[i][j] = float32(src[idx[i]][j])
+// / div, correctly rounded, the bits Go's float32(b)/div gives. A data set
+// whose inputs are bytes (MNIST's pixels) stays bytes on the device, a
+// quarter of the memory, and is converted a batch at a time.
+func GatherRowsBytes(s *Stream, dst *Buffer[float32], ldd int, src *Buffer[uint8], lds, srcRows int, idx *Buffer[uint32], rows, cols int, div float32) error {
+	od, os, oi := opnd("GatherRowsBytes", dst), opnd("GatherRowsBytes", src), opnd("GatherRowsBytes", idx)
+	sameContext("GatherRowsBytes", s, od, os, oi)
+	return runLaunch(s, gatherRowsBytesLaunch(od, ldd, os, lds, srcRows, oi, rows, cols, div))
+}
+
+func gatherRowsBytesLaunch(dst operand, ldd int, src operand, lds, srcRows int, idx operand, rows, cols int, div float32) *launch {
+	const op = "GatherRowsBytes"
+	if !(div > 0) || math.IsInf(float64(div), 0) {
+		panic(fmt.Sprintf("cuda: %s: div = %v, want a positive finite divisor", op, div))
+	}
+	l := gatherRowsLaunch(op, dst, ldd, src, lds, srcRows, idx, rows, cols)
+	if l == nil {
+		return nil
+	}
+	l.kernel = ptx.GatherRowsU8
+	l.args = append(l.args, F32(div))
+	return l
 }
 
 // StatsLen returns the length of the statistics buffer that the loss

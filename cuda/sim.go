@@ -129,7 +129,7 @@ func hostBytes[T Elem](s []T) []byte {
 	if len(s) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*elemSize)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*sizeOf[T]())
 }
 
 // copyHost copies between host memory h and device memory at p: to the
@@ -180,15 +180,20 @@ func (sm *simulator) copyDevice(s *Stream, dst, src DevicePtr, n int) error {
 	})
 }
 
-// fill queues setting the n 32-bit words at p to bits on s.
-func (sm *simulator) fill(s *Stream, p DevicePtr, bits uint32, n int) error {
+// fill queues setting the n elements at p to the bytes of elem (1 or 4 of
+// them, as cuMemsetD8Async and cuMemsetD32Async) on s.
+func (sm *simulator) fill(s *Stream, p DevicePtr, elem []byte, n int) error {
+	op := "cuMemsetD32Async"
+	if len(elem) == 1 {
+		op = "cuMemsetD8Async"
+	}
 	return sm.queue(s, func() error {
-		d, err := sm.bytes("cuMemsetD32Async", p, n*elemSize)
+		d, err := sm.bytes(op, p, n*len(elem))
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(d); i += 4 {
-			d[i], d[i+1], d[i+2], d[i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
+		for i := 0; i < len(d); i += len(elem) {
+			copy(d[i:], elem)
 		}
 		return nil
 	})

@@ -158,7 +158,7 @@ func TestSimLayerLaunches(t *testing.T) {
 			idx[i] = uint32(r.IntN(50))
 		}
 		os, od, oi := d.buf(src), d.buf(dst), d.idx(idx)
-		d.run(gatherRowsLaunch(od, ld, os, cols, 50, oi, rows, cols))
+		d.run(gatherRowsLaunch("GatherRows", od, ld, os, cols, 50, oi, rows, cols))
 		ref.GatherRows(dst, ld, src, cols, idx, 50, rows, cols)
 		ref.Compare(t, "dst", d.read(od), dst, 0, 0)
 	})

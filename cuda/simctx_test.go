@@ -160,3 +160,58 @@ func TestSimContextUnsupported(t *testing.T) {
 	}
 	mustPanic(t, "cuda: Device.NewContext on the simulated device of NewSimContext", func() { c.Device().NewContext() })
 }
+
+// TestSimContextBytes checks buffers of bytes (sizes, views, copies, Fill
+// with cuMemsetD8Async's semantics, the budget in bytes) and
+// GatherRowsBytes on the simulated device.
+func TestSimContextBytes(t *testing.T) {
+	c, s := simStream(t)
+	src := make([]byte, 30)
+	for i := range src {
+		src[i] = byte(250 + i) // wraps: 250 … 255, 0 … 23
+	}
+	b := must[*Buffer[uint8]](t)(Upload(c, src))
+	if _, used, _ := c.Budget(); used != 30 {
+		t.Errorf("budget in use %d, want 30 bytes", used)
+	}
+	if err := b.Slice(3, 5).Fill(s, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Slice(10, 12).CopyFrom(s, b.Slice(0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), src...)
+	want[3], want[4], want[10], want[11] = 7, 7, 250, 251
+	got, err := b.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("bytes %v, want %v", got, want)
+	}
+	// Rows 2, 0 and 4 of the 6×5 bytes, divided by 255.
+	idx := must[*Buffer[uint32]](t)(Upload(c, []uint32{2, 0, 4}))
+	dst := must[*Buffer[float32]](t)(Alloc[float32](c, 3*6))
+	if err := dst.Fill(s, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := GatherRowsBytes(s, dst, 6, b, 5, 6, idx, 3, 5, 255); err != nil {
+		t.Fatal(err)
+	}
+	d := read(t, s, dst)
+	for i, row := range []int{2, 0, 4} {
+		for j := range 6 {
+			w := float32(-1)
+			if j < 5 {
+				w = float32(want[row*5+j]) / 255
+			}
+			if d[i*6+j] != w {
+				t.Fatalf("dst[%d, %d] = %v, want %v", i, j, d[i*6+j], w)
+			}
+		}
+	}
+	mustPanic(t, "cuda: Buffer.Free of a view; free the buffer Alloc returned", func() { b.Slice(0, 29).Free() })
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+}

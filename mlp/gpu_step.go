@@ -16,7 +16,13 @@ func gpuAct(a Activation) cuda.Activation { return cuda.Activation(a) }
 // target buffers.
 func (g *gpuNet) gather(d *gpuData, idx *cuda.Buffer[uint32], rows int) error {
 	in, out := g.n.Inputs(), g.n.Outputs()
-	if err := cuda.GatherRows(g.s, g.act[0], gpuLD(in), d.x, in, d.rows, idx, rows, in); err != nil {
+	var err error
+	if d.xb != nil {
+		err = cuda.GatherRowsBytes(g.s, g.act[0], gpuLD(in), d.xb, in, d.rows, idx, rows, in, d.div)
+	} else {
+		err = cuda.GatherRows(g.s, g.act[0], gpuLD(in), d.x, in, d.rows, idx, rows, in)
+	}
+	if err != nil {
 		return err
 	}
 	return cuda.GatherRows(g.s, g.y, out, d.y, out, d.rows, idx, rows, out)

@@ -186,6 +186,12 @@ var (
 	GatherRows = kernel(ElementwiseModule, "gather_rows",
 		p("dst", U64), p("ldd", U32), p("src", U64), p("lds", U32),
 		p("idx", U64), p("srcrows", U32), p("rows", U32), p("cols", U32))
+	// GatherRowsU8 is GatherRows from a matrix of bytes (lds bytes
+	// between rows), each converted to float32 and divided by div,
+	// correctly rounded. 2-D launch.
+	GatherRowsU8 = kernel(ElementwiseModule, "gather_rows_u8",
+		p("dst", U64), p("ldd", U32), p("src", U64), p("lds", U32),
+		p("idx", U64), p("srcrows", U32), p("rows", U32), p("cols", U32), p("div", F32))
 
 	// SoftmaxCE computes softmax cross-entropy from the logits z: the
 	// gradient g (may be null or z) and the loss and hit sums in stats

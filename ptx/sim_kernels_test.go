@@ -170,6 +170,54 @@ func TestSimGatherRows(t *testing.T) {
 	ref.Compare(t, "dst", mem.Float32s(pd, len(dst)), want, 0, 0)
 }
 
+// TestSimGatherRowsU8 gathers rows of bytes, converted and divided: every
+// byte value, several divisors, odd row lengths, and an index past the
+// end (a row of NaN). The floats must be Go's float32(b)/div, bit for bit.
+func TestSimGatherRowsU8(t *testing.T) {
+	mod := simModule(t, ptx.ElementwiseModule)
+	srcRows, cols, lds, ldd, rows := 40, 13, 15, 14, 33
+	src := make([]byte, srcRows*lds)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	idx := make([]uint32, rows)
+	for i := range idx {
+		idx[i] = uint32(r.IntN(srcRows))
+	}
+	idx[5] = uint32(srcRows) // bad: NaN row
+	for _, div := range []float32{255, 200, 3, 1, 0.5, 7.25} {
+		mem := ptxsim.NewMemory()
+		ps := mem.Alloc(len(src) + 1)
+		b, err := mem.Bytes(ps+1, len(src)) // rows at odd addresses
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(b, src)
+		dst := randSlice(r, rows*ldd)
+		pd, pi := alloc(mem, dst, 0), mem.AllocUint32s(idx)
+		g, bl := grid2D(rows, cols, 1)
+		if err := mod.Launch(mem, "gather_rows_u8", g, bl, pd, uint64(ldd), ps+1, uint64(lds), pi, uint64(srcRows), uint64(rows), uint64(cols), ptxsim.F32(div)); err != nil {
+			t.Fatal(err)
+		}
+		got := mem.Float32s(pd, len(dst))
+		for i := range rows {
+			for j := range ldd {
+				want := dst[i*ldd+j] // past cols: unchanged
+				if j < cols {
+					want = float32(math.NaN())
+					if idx[i] < uint32(srcRows) {
+						want = float32(src[int(idx[i])*lds+j]) / div
+					}
+				}
+				if g := got[i*ldd+j]; math.Float32bits(g) != math.Float32bits(want) && !(g != g && want != want) {
+					t.Fatalf("div %v: dst[%d, %d] = %v, want %v", div, i, j, g, want)
+				}
+			}
+		}
+	}
+}
+
 // lossCase builds outputs and one-hot targets for the loss kernels.
 func lossData(r *rand.Rand, rows, cols, ld int, positive bool) (out, y []float32) {
 	out = scaled(r, rows*ld, 3)

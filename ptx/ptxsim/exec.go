@@ -364,6 +364,8 @@ func mask(typ string) uint64 {
 		return 1
 	case "u16", "b16":
 		return 0xffff
+	case "u8", "b8":
+		return 0xff
 	}
 	return 0xffffffff
 }
@@ -415,6 +417,8 @@ func size(typ string) int {
 		return 8
 	case "u16", "b16":
 		return 2
+	case "u8", "b8":
+		return 1
 	}
 	return 4
 }
@@ -465,6 +469,10 @@ func (b *block) access(t *thread, in *inst, a *operand, n int) (addr uint64, spa
 		global, err = b.mem.bytes(addr, n)
 		return addr, space, global, err
 	case "shared":
+		if n < 4 {
+			// The race and initialisation checks track 4-byte words.
+			return 0, "", nil, fmt.Errorf("shared access of %d bytes: only words and vectors of them are simulated", n)
+		}
 		if addr+uint64(n) > uint64(len(b.shared)) {
 			return 0, "", nil, fmt.Errorf("shared access of %d bytes at %#x is outside the %d bytes of shared memory", n, addr, len(b.shared))
 		}
@@ -514,18 +522,28 @@ func (b *block) store(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 }
 
 func getLE(p []byte, n int) uint64 {
-	if n == 8 {
+	switch n {
+	case 1:
+		return uint64(p[0])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(p))
+	case 8:
 		return binary.LittleEndian.Uint64(p)
 	}
 	return uint64(binary.LittleEndian.Uint32(p))
 }
 
 func putLE(p []byte, n int, v uint64) {
-	if n == 8 {
+	switch n {
+	case 1:
+		p[0] = byte(v)
+	case 2:
+		binary.LittleEndian.PutUint16(p, uint16(v))
+	case 8:
 		binary.LittleEndian.PutUint64(p, v)
-		return
+	default:
+		binary.LittleEndian.PutUint32(p, uint32(v))
 	}
-	binary.LittleEndian.PutUint32(p, uint32(v))
 }
 
 // step executes one instruction other than a branch, barrier, shuffle or

@@ -342,6 +342,7 @@ func (f *function) addReg(name string) {
 var typeMods = map[string]bool{
 	"f32": true, "u32": true, "s32": true, "b32": true,
 	"u64": true, "s64": true, "b64": true, "pred": true, "u16": true, "b16": true,
+	"u8": true, "b8": true,
 }
 
 // parseInst parses one instruction.
