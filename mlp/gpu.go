@@ -142,12 +142,18 @@ func (t *gpuTrainer) run(total int) error {
 	}
 	perm32 := make([]uint32, total)
 	r := newRNG(cfg.Seed, streamShuffle)
-	for e := 1; e <= cfg.Epochs; e++ {
-		st := EpochStats{Epoch: e, Epochs: cfg.Epochs, Samples: total}
-		t0 := time.Now()
+	shuffle := func() {
 		r.shuffle(perm)
 		for i, p := range perm {
 			perm32[i] = uint32(p)
+		}
+	}
+	t0 := time.Now()
+	shuffle()
+	for e := 1; e <= cfg.Epochs; e++ {
+		st := EpochStats{Epoch: e, Epochs: cfg.Epochs, Samples: total}
+		if e > 1 {
+			t0 = time.Now()
 		}
 		// Waits for the work queued before, the previous evaluation.
 		if err := t.perm.CopyFromHost(perm32); err != nil {
@@ -166,6 +172,11 @@ func (t *gpuTrainer) run(total int) error {
 				cfg.OnBatch(b0+rows, total)
 				t0 = time.Now()
 			}
+		}
+		if e < cfg.Epochs {
+			// The next epoch's order, while the device works through this
+			// one (perm32 was copied when CopyFromHost returned).
+			shuffle()
 		}
 		if err := t.s.Sync(); err != nil {
 			return err
