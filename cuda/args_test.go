@@ -32,7 +32,7 @@ func TestLaunchSignatures(t *testing.T) {
 	big := buf(1 << 20)
 	add(sgemmLaunch(gemm.NoTrans, gemm.Trans, 30, 40, 50, 1, big, 50, big, 50, 0, big, 40))
 	add(sgemmLaunch(gemm.NoTrans, gemm.NoTrans, 30, 40, 0, 1, operand{}, 1, operand{}, 40, 2, big, 40))
-	add(sgemmPlan(sgemmLaunch(gemm.Trans, gemm.NoTrans, 30, 40, 500, 1, big, 30, big, 40, 0, big, 40), 30, 40, 500, 0, big, 40, big, 132)...)
+	add(sgemmPlan(sgemmLaunch(gemm.Trans, gemm.NoTrans, 30, 40, 500, 1, big, 30, big, 40, 0, big, 40), 30, 40, 500, 0, big, 40, big, &Device{SMs: 132, Major: 9})...)
 	for act := Identity; act <= Softmax; act++ {
 		add(biasActLaunch(act, big, 10, 20, 20, buf(20)))
 		if act != Identity {
@@ -225,8 +225,8 @@ func TestOpsArgs(t *testing.T) {
 		{"cuda: BiasGrad: len(db) = 6, want cols = 5", func() { biasGradLaunch(buf(6), buf(10), 2, 5, 5) }},
 		{"cuda: GatherRows: len(idx) = 3, want rows = 2", func() { gatherRowsLaunch("GatherRows", buf(10), 5, buf(50), 5, 10, buf(3), 2, 5) }},
 		{"cuda: GatherRowsBytes: len(src) = 49 < 50, needed for a 10×5 matrix with lds = 5", func() { gatherRowsBytesLaunch(buf(10), 5, buf(49), 5, 10, buf(2), 2, 5, 255) }},
-		{"cuda: GatherRowsBytes: div = 0, want a positive finite divisor", func() { gatherRowsBytesLaunch(buf(10), 5, buf(50), 5, 10, buf(2), 2, 5, 0) }},
-		{"cuda: GatherRowsBytes: div = NaN, want a positive finite divisor", func() {
+		{"cuda: GatherRowsBytes: div = 0, want a finite non-zero divisor", func() { gatherRowsBytesLaunch(buf(10), 5, buf(50), 5, 10, buf(2), 2, 5, 0) }},
+		{"cuda: GatherRowsBytes: div = NaN, want a finite non-zero divisor", func() {
 			gatherRowsBytesLaunch(buf(10), 5, buf(50), 5, 10, buf(2), 2, 5, float32(math.NaN()))
 		}},
 		{"cuda: GatherRows: len(src) = 49 < 50, needed for a 10×5 matrix with lds = 5", func() { gatherRowsLaunch("GatherRows", buf(10), 5, buf(49), 5, 10, buf(2), 2, 5) }},

@@ -130,3 +130,41 @@ func TestSgemmEpilogueArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSimSgemmActAlphaZero: with alpha zero, SgemmAct stores act(beta·C)
+// without splitting k through the workspace, which stays untouched.
+func TestSimSgemmActAlphaZero(t *testing.T) {
+	c, s := simStream(t)
+	m, n, k := 20, 20, 2000
+	nan := float32(math.NaN())
+	a := upload(t, c, make([]float32, m*k))
+	b := upload(t, c, make([]float32, k*n))
+	cv := make([]float32, m*n)
+	for i := range cv {
+		cv[i] = float32(i%7) - 3
+	}
+	dc := upload(t, c, cv)
+	ws := make([]float32, SgemmWorkspace(c.Device(), m, n, k))
+	if len(ws) == 0 {
+		t.Fatal("the product would not split")
+	}
+	for i := range ws {
+		ws[i] = nan
+	}
+	w := upload(t, c, ws)
+	s.SetWorkspace(w)
+	if err := SgemmAct(s, ReLU, gemm.NoTrans, gemm.NoTrans, m, n, k, 0, a, k, b, n, 2, dc, n); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, s, dc)
+	for i := range got {
+		if want := max(2*cv[i], 0); got[i] != want {
+			t.Fatalf("C[%d] = %v, want %v", i, got[i], want)
+		}
+	}
+	for i, v := range read(t, s, w) {
+		if v == v {
+			t.Fatalf("workspace[%d] = %v: the k = 0 product was split", i, v)
+		}
+	}
+}

@@ -678,7 +678,7 @@ func BenchmarkSgemm(b *testing.B) {
 		if sh.tB == gemm.Trans {
 			ldb = sh.k
 		}
-		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, math.MaxInt)
+		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, c.Device().Major, math.MaxInt)
 		w := must[*Buffer[float32]](b)(Alloc[float32](c, max(1, 4*auto.splits*sh.m*sh.n)))
 		variants := map[string]sgemmShape{"auto": auto}
 		for _, v := range []sgemmShape{

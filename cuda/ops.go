@@ -197,7 +197,7 @@ func gatherRowsLaunch(op string, dst operand, ldd int, src operand, lds, srcRows
 
 // GatherRowsBytes queues GatherRows from a matrix of bytes (srcRows×cols,
 // lds bytes between rows), each converted to float32 and divided by div
-// (a positive number) as it is copied: dst[i][j] = float32(src[idx[i]][j])
+// (finite, not zero) as it is copied: dst[i][j] = float32(src[idx[i]][j])
 // / div, correctly rounded, the bits Go's float32(b)/div gives. A data set
 // whose inputs are bytes (MNIST's pixels) stays bytes on the device, a
 // quarter of the memory, and is converted a batch at a time.
@@ -209,8 +209,8 @@ func GatherRowsBytes(s *Stream, dst *Buffer[float32], ldd int, src *Buffer[uint8
 
 func gatherRowsBytesLaunch(dst operand, ldd int, src operand, lds, srcRows int, idx operand, rows, cols int, div float32) *launch {
 	const op = "GatherRowsBytes"
-	if !(div > 0) || math.IsInf(float64(div), 0) {
-		panic(fmt.Sprintf("cuda: %s: div = %v, want a positive finite divisor", op, div))
+	if div == 0 || div != div || math.IsInf(float64(div), 0) {
+		panic(fmt.Sprintf("cuda: %s: div = %v, want a finite non-zero divisor", op, div))
 	}
 	l := gatherRowsLaunch(op, dst, ldd, src, lds, srcRows, idx, rows, cols)
 	if l == nil {

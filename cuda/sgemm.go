@@ -77,7 +77,8 @@ func Sgemm(s *Stream, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buff
 // SgemmAct queues C = act(alpha·op(A)·op(B) + beta·C) on stream s: Sgemm
 // with a layer's activation applied as C is stored, with the arithmetic
 // of BiasAct (so that it gives the bits of Sgemm followed by BiasAct with
-// no bias). act is Identity, Sigmoid, ReLU or Tanh; softmax is not
+// no bias, but for the sign of a zero that ReLU passes on: BiasAct adds a
+// +0 bias first). act is Identity, Sigmoid, ReLU or Tanh; softmax is not
 // element-wise (see SoftmaxRows). When alpha or k is zero, C =
 // act(beta·C). Arguments and errors are as for Sgemm.
 func SgemmAct(s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int) error {
@@ -119,7 +120,10 @@ func sgemm(op string, s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k 
 	if s.work != nil {
 		w = opnd(op+" (the stream's workspace)", s.work)
 	}
-	for _, l := range sgemmPlan(l, m, n, k, beta, oc, ldc, w, s.ctx.dev.SMs) {
+	if alpha == 0 {
+		k = 0 // sgemmEpilogue's launch of beta·C: nothing to split
+	}
+	for _, l := range sgemmPlan(l, m, n, k, beta, oc, ldc, w, s.ctx.dev) {
 		if err := l.run(s); err != nil {
 			return err
 		}
@@ -163,12 +167,19 @@ const minKSlice = 64
 
 // Blocks of 256 threads that a multiprocessor holds at once (64K
 // registers, from sm_52 to sm_90), at least: sgemm needs 126 (sm_90, two
-// blocks) to 129 (sm_52, one) registers a thread, sgemm64 62 (sm_90) to
-// 80 (sm_52). TestPTXAS keeps them there.
-const (
-	sgemmPerSM   = 1
-	sgemm64PerSM = 4
-)
+// blocks) to 129 (sm_52, one) registers a thread; sgemm64 62 to 63 from
+// sm_80 on (four blocks) and 73 to 80 before (three; sm_75 also has
+// only 64 KB of shared memory). TestPTXAS keeps them there.
+const sgemmPerSM = 1
+
+// sgemm64PerSM returns how many sgemm64 blocks a multiprocessor of
+// compute capability major.x holds at once.
+func sgemm64PerSM(major int) int {
+	if major >= 8 {
+		return 4
+	}
+	return 3
+}
 
 // sgemmShape is how Sgemm runs a product: its kernel and tile, and the
 // number of slices of k, each kslice long (a multiple of 8; the last may
@@ -185,7 +196,7 @@ type sgemmShape struct {
 // split along k when the tiles leave room for more blocks in one wave,
 // into slices of at least minKSlice, as far as the partial products fit
 // the workspace.
-func sgemmShapeFor(m, n, k, sms, work int) sgemmShape {
+func sgemmShapeFor(m, n, k, sms, major, work int) sgemmShape {
 	sh := sgemmShape{kernel: ptx.Sgemm, tile: ptx.SgemmTile, splits: 1, kslice: k}
 	if m <= 0 || n <= 0 {
 		return sh
@@ -193,7 +204,7 @@ func sgemmShapeFor(m, n, k, sms, work int) sgemmShape {
 	tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
 	slots := sms * sgemmPerSM
 	if tiles(sh.tile) < sms {
-		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM
+		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM(major)
 	}
 	splits := min(slots/tiles(sh.tile), k/minKSlice, work/m/n)
 	if splits < 2 {
@@ -212,7 +223,7 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 	if m <= 0 || n <= 0 || k <= 0 {
 		return 0
 	}
-	sh := sgemmShapeFor(m, n, k, d.SMs, math.MaxInt)
+	sh := sgemmShapeFor(m, n, k, d.SMs, d.Major, math.MaxInt)
 	if sh.splits < 2 {
 		return 0
 	}
@@ -225,12 +236,12 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 // or, split, l writing alpha·(each slice's product) to the workspace with
 // one block per slice and tile, then sgemm_reduce, which sums them into C
 // with beta·C.
-func sgemmPlan(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, sms int) []*launch {
+func sgemmPlan(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, d *Device) []*launch {
 	work := 0
 	if w.ok {
 		work = w.n
 	}
-	return sgemmLaunches(l, sgemmShapeFor(m, n, k, sms, work), m, n, beta, c, ldc, w)
+	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.Major, work), m, n, beta, c, ldc, w)
 }
 
 // sgemmLaunches returns the launches that run sgemm launch l (of an m×n

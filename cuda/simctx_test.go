@@ -210,6 +210,13 @@ func TestSimContextBytes(t *testing.T) {
 			}
 		}
 	}
+	// A negative divisor, as Dataset.XDivisor allows.
+	if err := GatherRowsBytes(s, dst, 6, b, 5, 6, idx, 3, 5, -2.5); err != nil {
+		t.Fatal(err)
+	}
+	if d := read(t, s, dst); d[0] != float32(want[10])/-2.5 {
+		t.Errorf("dst[0] = %v with div -2.5, want %v", d[0], float32(want[10])/-2.5)
+	}
 	mustPanic(t, "cuda: Buffer.Free of a view; free the buffer Alloc returned", func() { b.Slice(0, 29).Free() })
 	if err := b.Free(); err != nil {
 		t.Fatal(err)

@@ -30,20 +30,24 @@ func TestSgemmShape(t *testing.T) {
 		{785, 200, 1500, 1, math.MaxInt, sgemmShape{big, 128, 1, 1500}},      // one SM
 		{0, 200, 1500, 132, 0, sgemmShape{big, 128, 1, 1500}},
 	} {
-		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, x.work); got != x.want {
+		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, 9, x.work); got != x.want {
 			t.Errorf("sgemmShapeFor(%d, %d, %d, %d SMs, %d) = %s/%d/%d/%d; want %s/%d/%d/%d", x.m, x.n, x.k, x.sms, x.work,
 				got.kernel.Name, got.tile, got.splits, got.kslice, x.want.kernel.Name, x.want.tile, x.want.splits, x.want.kslice)
 		}
 	}
+	// Before Ampere, three sgemm64 blocks fit on a multiprocessor.
+	if got, want := sgemmShapeFor(785, 200, 1500, 80, 7, math.MaxInt), (sgemmShape{small, 64, 4, 376}); got != want {
+		t.Errorf("sm_70, 80 SMs: %d slices of %d, want %d of %d (52 tiles, 240 blocks)", got.splits, got.kslice, want.splits, want.kslice)
+	}
 	r := rand.New(rand.NewPCG(3, 3))
 	for range 10000 {
-		m, n, k, sms := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200)
+		m, n, k, sms, major := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200), 5+r.IntN(6)
 		work := r.IntN(20 * m * n)
-		sh := sgemmShapeFor(m, n, k, sms, work)
+		sh := sgemmShapeFor(m, n, k, sms, major, work)
 		tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
 		slots := sms * sgemmPerSM
 		if sh.kernel == ptx.Sgemm64 {
-			slots = sms * sgemm64PerSM
+			slots = sms * sgemm64PerSM(major)
 		}
 		switch {
 		case (sh.kernel == ptx.Sgemm) != (tiles(128) >= sms) || sh.tile != map[*ptx.Kernel]int{big: 128, small: 64}[sh.kernel]:
@@ -96,7 +100,7 @@ func TestSimSgemmSplit(t *testing.T) {
 			w[i] = float32(math.NaN())
 		}
 		oa, ob, oc, ow := d.buf(a), d.buf(b), d.buf(c), d.buf(w)
-		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, 16)
+		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, &Device{SMs: 16, Major: 9})
 		if len(ls) != 2 || ls[0].grid.Z != 3 || ls[0].kernel != kernel {
 			t.Fatalf("%+v: %d launches, want a split in 3", x, len(ls))
 		}

@@ -14,8 +14,9 @@ import (
 // Results differ from Train's by rounding only (sums run in another order
 // on the device, and its exponentials are approximations).
 //
-// The training and test sets are uploaded once (byte inputs converted to
-// float32 on the host, as the CPU converts them), and the parameters,
+// The training and test sets are uploaded once (byte inputs as bytes,
+// converted as each batch is gathered, to the bits the CPU gives), and
+// the parameters,
 // gradients, activations and optimizer state stay on the device. A step
 // uploads nothing and does not wait for the device: the step of a full
 // batch is captured once as a CUDA graph, and each full batch is then a
