@@ -22,7 +22,8 @@ import (
 // batch is captured once as a CUDA graph, and each full batch is then a
 // device-to-device copy of its sample indices and one replay. Each
 // epoch uploads its permutation once and waits for the device once; the
-// loss and accuracy are summed on the device (in float32) and read then,
+// loss and accuracy are summed on the device (in float32, a sum per block
+// of 8 samples, added up in float64 on the host) and read then,
 // the test set is evaluated on the device, and the parameters and the
 // optimizer's state are copied back into the network and cfg.Optimizer
 // before cfg.OnEpoch is called, so that the network can be saved or used
