@@ -505,6 +505,7 @@ def reduce_kernel(w):
 	.reg .b64 %py;
 	.reg .f32 %f<8>;
 	.reg .f32 %beta, %f_t;
+	.reg .f32 %g<4>;
 
 	ld.param.u64 %rd1, [c];
 	cvta.to.global.u64 %rd1, %rd1;
@@ -525,26 +526,35 @@ def reduce_kernel(w):
 	add.s64 %rd7, %rd5, %rd7;
 	ld.global.f32 %f2, [%rd7];
 	mov.u32 %r11, 1;
-	// Two slices a turn: both loads are in flight before the adds, which
-	// keep the order of z.
-REDUCE_PAIR:
-	add.s32 %r12, %r11, 1;
+	// Four slices a turn: their loads are in flight together (a split
+	// has up to about 4 slices per SM's block, 20 or more for a small C),
+	// and the adds keep the order of z.
+REDUCE_QUAD:
+	add.s32 %r12, %r11, 3;
 	setp.ge.u32 %p1, %r12, %r10;
-	@%p1 bra REDUCE_LAST;
+	@%p1 bra REDUCE_REST;
 	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %f3, [%rd7];
+	ld.global.f32 %g0, [%rd7];
 	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %f4, [%rd7];
-	add.rn.f32 %f2, %f2, %f3;
-	add.rn.f32 %f2, %f2, %f4;
-	add.s32 %r11, %r11, 2;
-	bra REDUCE_PAIR;
-REDUCE_LAST:
+	ld.global.f32 %g1, [%rd7];
+	add.s64 %rd7, %rd7, %rd6;
+	ld.global.f32 %g2, [%rd7];
+	add.s64 %rd7, %rd7, %rd6;
+	ld.global.f32 %g3, [%rd7];
+	add.rn.f32 %f2, %f2, %g0;
+	add.rn.f32 %f2, %f2, %g1;
+	add.rn.f32 %f2, %f2, %g2;
+	add.rn.f32 %f2, %f2, %g3;
+	add.s32 %r11, %r11, 4;
+	bra REDUCE_QUAD;
+REDUCE_REST:
 	setp.ge.u32 %p1, %r11, %r10;
 	@%p1 bra REDUCE_STORE;
 	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %f3, [%rd7];
-	add.rn.f32 %f2, %f2, %f3;
+	ld.global.f32 %g0, [%rd7];
+	add.rn.f32 %f2, %f2, %g0;
+	add.s32 %r11, %r11, 1;
+	bra REDUCE_REST;
 REDUCE_STORE:
 	mul.wide.u32 %rd3, %r8, %r3;
 	add.s64 %rd3, %rd3, %rd2;

@@ -336,3 +336,29 @@ func runEpilogueCase(t *testing.T, mods [2]*ptxsim.Module, elem *ptxsim.Module, 
 		t.Fatalf("C[0] = %v, the product without the epilogue", got[0])
 	}
 }
+
+// TestSimSgemmReduceOrder checks that sgemm_reduce adds the slices in the
+// order of z, one after the other in float32: partials chosen so that
+// any other order gives another sum.
+func TestSimSgemmReduceOrder(t *testing.T) {
+	mod := simModule(t, ptx.SgemmModule)
+	for _, w := range [][]float32{
+		{1e8, 1, -1e8, 1, 3, 0.5},           // in order: 4.5; (1e8 − 1e8) first: 5.5
+		{1e8, 1, 1, 1, 1, -1e8, 2, 0.25, 4}, // four at a time, then one
+	} {
+		want := float32(0)
+		for _, v := range w {
+			want += v
+		}
+		mem := ptxsim.NewMemory()
+		pw, pc := alloc(mem, w, 0), alloc(mem, []float32{nan()}, 0)
+		err := mod.Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: 1, Y: 1}, ptxsim.Dim3{X: 32, Y: 8},
+			pc, 1, pw, 1, 1, uint64(len(w)), 0, 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mem.Float32s(pc, 1)[0]; got != want {
+			t.Errorf("slices %v: sum %v, want %v (in order)", w, got, want)
+		}
+	}
+}
