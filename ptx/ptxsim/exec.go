@@ -118,10 +118,12 @@ type thread struct {
 	state threadState
 	tid   [3]int
 	idx   int
+	async asyncState
 }
 
 type word struct {
 	wEpoch, writer, rEpoch, reader int32
+	inFlight                       int32 // 1 + the thread whose cp.async to it is in flight, or 0
 }
 
 type block struct {
@@ -169,7 +171,7 @@ func (m *Module) Launch(mem *Memory, name string, grid, blk Dim3, args ...uint64
 					steps:  &steps,
 				}
 				for i := range b.words {
-					b.words[i] = word{-1, -1, -1, -1}
+					b.words[i] = word{-1, -1, -1, -1, 0}
 				}
 				if err := b.run(); err != nil {
 					return fmt.Errorf("ptxsim: %s block (%d,%d,%d): %v", name, bx, by, bz, err)
@@ -317,6 +319,9 @@ func (b *block) exec(t *thread) error {
 	insts := b.f.insts
 	for {
 		if t.pc >= len(insts) {
+			if len(t.async.open) > 0 || len(t.async.groups) > 0 {
+				return fmt.Errorf("exit with cp.async copies in flight")
+			}
 			t.state = done
 			return nil
 		}
@@ -343,6 +348,9 @@ func (b *block) exec(t *thread) error {
 			t.state = atShfl
 			return nil
 		case "ret", "exit":
+			if len(t.async.open) > 0 || len(t.async.groups) > 0 {
+				return fmt.Errorf("exit with cp.async copies in flight")
+			}
 			t.state = done
 			return nil
 		case "bra":
@@ -486,6 +494,9 @@ func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	if err != nil || space == "global" {
 		return global, err
 	}
+	if err := b.checkInFlight(addr, n); err != nil {
+		return nil, err
+	}
 	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
 		s := &b.words[w]
 		if s.wEpoch < 0 {
@@ -508,6 +519,15 @@ func (b *block) store(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	if err != nil || space == "global" {
 		return global, err
 	}
+	if err := b.checkInFlight(addr, n); err != nil {
+		return nil, err
+	}
+	return b.sharedStore(t, addr, n)
+}
+
+// sharedStore returns the n bytes of shared memory at addr for t to write,
+// after the race checks.
+func (b *block) sharedStore(t *thread, addr uint64, n int) ([]byte, error) {
 	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
 		s := &b.words[w]
 		if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
@@ -559,6 +579,11 @@ func (b *block) step(t *thread, in *inst) error {
 		return x, y, err
 	}
 	switch in.op {
+	case "cp":
+		if !in.has("async") {
+			return fmt.Errorf("unsupported cp form")
+		}
+		return b.cpAsync(t, in)
 	case "ld":
 		if in.mods[0] == "param" {
 			for i, p := range b.f.params {

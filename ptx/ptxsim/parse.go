@@ -187,6 +187,10 @@ func Parse(src string) (*Module, error) {
 				fn.maxntid = n
 				line = strings.TrimSpace(line[strings.IndexAny(line+"{", "{"):])
 				continue
+			case fn != nil && depth == 0 && (strings.HasPrefix(line, ".minnctapersm") || strings.HasPrefix(line, ".maxnreg")):
+				// Occupancy hints for ptxas: nothing to simulate.
+				line = strings.TrimSpace(line[strings.IndexAny(line+"{", "{"):])
+				continue
 			case fn != nil && strings.HasPrefix(line, "{"):
 				depth++
 				line = strings.TrimSpace(line[1:])

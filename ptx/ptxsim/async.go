@@ -1,0 +1,125 @@
+package ptxsim
+
+import (
+	"fmt"
+	"slices"
+)
+
+// cp.async (sm_80) is simulated as late as the PTX memory model allows: a
+// copy reads global memory when it is issued but reaches shared memory
+// only when its thread waits for its group (cp.async.wait_group or
+// wait_all). Until then its words are in flight, and any load or store of
+// them, by any thread, is an error: so a kernel whose pipeline reads a
+// stage before waiting for it fails here, as it would fail now and then
+// on a GPU.
+
+// asyncCopy is one cp.async in flight.
+type asyncCopy struct {
+	addr uint64 // in shared memory
+	data []byte
+}
+
+// asyncState is a thread's copies in flight.
+type asyncState struct {
+	open   []asyncCopy   // issued since the last commit_group
+	groups [][]asyncCopy // committed, oldest first
+}
+
+// cpAsync executes cp.async.{ca,cg}.shared.global [dst], [src], size
+// {, src-size}, cp.async.commit_group, cp.async.wait_group n and
+// cp.async.wait_all.
+func (b *block) cpAsync(t *thread, in *inst) error {
+	switch {
+	case in.has("commit_group"):
+		t.async.groups = append(t.async.groups, t.async.open)
+		t.async.open = nil
+		return nil
+	case in.has("wait_all"):
+		t.async.groups = append(t.async.groups, t.async.open)
+		t.async.open = nil
+		return b.complete(t, 0)
+	case in.has("wait_group"):
+		if len(in.args) != 1 || in.args[0].kind != okImm {
+			return fmt.Errorf("cp.async.wait_group needs a constant")
+		}
+		return b.complete(t, int(in.args[0].imm))
+	}
+	if !in.has("shared") || !in.has("global") || len(in.args) < 3 || in.args[2].kind != okImm {
+		return fmt.Errorf("unsupported cp form")
+	}
+	n := int(in.args[2].imm)
+	if n != 4 && n != 8 && n != 16 || in.has("cg") && n != 16 {
+		return fmt.Errorf("cp.async of %d bytes", n)
+	}
+	src := n
+	if len(in.args) > 3 {
+		v, err := b.val(t, &in.args[3], "u32")
+		if err != nil {
+			return err
+		}
+		if v > uint64(n) {
+			return fmt.Errorf("cp.async src-size %d > %d", v, n)
+		}
+		src = int(v)
+	}
+	dst, _, err := b.addr(t, &inst{mods: []string{"shared"}}, &in.args[0])
+	if err != nil {
+		return err
+	}
+	if dst%uint64(n) != 0 || dst+uint64(n) > uint64(len(b.shared)) {
+		return fmt.Errorf("cp.async to shared %#x: misaligned or outside the %d bytes of shared memory", dst, len(b.shared))
+	}
+	data := make([]byte, n) // zeros past src-size
+	if src > 0 {
+		s, _, err := b.addr(t, &inst{mods: []string{"global"}}, &in.args[1])
+		if err != nil {
+			return err
+		}
+		if s%uint64(n) != 0 {
+			return fmt.Errorf("misaligned cp.async from global %#x (%d bytes)", s, n)
+		}
+		g, err := b.mem.bytes(s, src)
+		if err != nil {
+			return err
+		}
+		copy(data, g)
+	}
+	for w := dst / 4; w < (dst+uint64(n))/4; w++ {
+		if b.words[w].inFlight != 0 {
+			return fmt.Errorf("cp.async to shared %#x, which a cp.async has not reached yet", 4*w)
+		}
+		b.words[w].inFlight = int32(t.idx) + 1
+	}
+	t.async.open = append(t.async.open, asyncCopy{dst, data})
+	return nil
+}
+
+// complete lands the oldest committed groups of t until at most keep are
+// left in flight, as stores of t.
+func (b *block) complete(t *thread, keep int) error {
+	for len(t.async.groups) > keep {
+		for _, c := range t.async.groups[0] {
+			for w := c.addr / 4; w < (c.addr+uint64(len(c.data)))/4; w++ {
+				b.words[w].inFlight = 0
+			}
+			p, err := b.sharedStore(t, c.addr, len(c.data))
+			if err != nil {
+				return err
+			}
+			copy(p, c.data)
+		}
+		t.async.groups = slices.Delete(t.async.groups, 0, 1)
+	}
+	return nil
+}
+
+// checkInFlight returns an error if a word of shared memory in [addr,
+// addr+n) has a cp.async in flight.
+func (b *block) checkInFlight(addr uint64, n int) error {
+	for w := addr / 4; w < (addr+uint64(n)+3)/4; w++ {
+		if o := b.words[w].inFlight; o != 0 {
+			return fmt.Errorf("access of shared %#x while thread %d's cp.async to it is in flight (no cp.async.wait_group for it yet)", 4*w, o-1)
+		}
+	}
+	return nil
+}
