@@ -23,18 +23,26 @@ ACT_DOC = '''// The epilogue computes v = alpha*acc + beta*C (beta == 0: C is no
 
 
 class Cfg:
-    def __init__(self, name, tile, bk, doc):
+    def __init__(self, name, tile, bk, doc, stages=0):
+        # stages > 0: the sm_80 form, whose loads are cp.async copies
+        # through that many shared-memory stages.
         self.name, self.tile, self.bk, self.doc = name, tile, bk, doc
+        self.stages = stages
         self.q = tile // 64               # 4x4 quadrants per thread, per side
         self.tm = 4 * self.q              # register tile side
         self.row = (tile + 4) * 4         # bytes per shared row (k-major)
         self.tile_bytes = bk * self.row   # one operand's tile
         self.buf = 2 * self.tile_bytes    # A and B tiles of one buffer
-        self.smem = 2 * self.buf          # two buffers
+        self.smem = max(2, stages) * self.buf  # two buffers, or the stages
 
 
 def kernel(c, w):
     """Writes the sgemm kernel of configuration c."""
+    # The sm_80 forms say how many blocks must fit on an SM: ptxas 11.8
+    # left to itself holds the 128x128 one to 128 registers and spills 8
+    # bytes (with 1 it takes the 112 it needs), and lets the 64x64 one
+    # grow past the 64 registers that four blocks allow.
+    MINNCTA = f'\n.minnctapersm {c.min_blocks}' if c.stages else ''
     w(f'''.visible .entry {c.name}(
 	.param .u32 m,
 	.param .u32 n,
@@ -54,7 +62,7 @@ def kernel(c, w):
 	.param .u64 y,
 	.param .u32 ldy
 )
-.maxntid 256, 1, 1
+.maxntid 256, 1, 1{MINNCTA}
 {{
 	.reg .pred %p<8>;
 	.reg .pred %more, %hasbeta, %grad, %full, %yfull, %q<4>;
@@ -63,7 +71,7 @@ def kernel(c, w):
 	.reg .b32 %thr, %tx, %ty, %i0, %j0, %m, %n, %k, %lda, %ldb, %ldc, %trans, %act, %ldy;
 	.reg .b32 %ao, %ado, %ai, %adi, %asb, %ass, %acnt;
 	.reg .b32 %bo, %bdo, %bi, %bdi, %bsb, %bss, %bcnt;
-	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;
+	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;"}
 	.reg .b32 %col<{c.q}>;
 	.reg .b32 %cnt<{c.q}>;
 	.reg .b64 %rd<8>;
@@ -212,6 +220,58 @@ B_TRANS:''')
 	add.s32 %bfr, %bfr, {c.tile_bytes};''')
     for i in range(c.tm * c.tm):
         w(f'\tmov.f32 %acc{i}, 0f00000000;')
+    if c.stages:
+        async_loop(c, w)
+    else:
+        sync_loop(c, w)
+    epilogue_setup(w)
+    w('''	// Rows i0+ty*4+{0..3} (+64 for the second quadrant), column groups
+	// j0+tx*4 (+64) with %cnt<g> of their 4 columns inside C.
+	shl.b32 %r1, %tx, 2;
+	add.s32 %col0, %j0, %r1;''')
+    for g in range(1, c.q):
+        w(f'\tadd.s32 %col{g}, %col0, {64 * g};')
+    for g in range(c.q):
+        w(f'''	sub.s32 %cnt{g}, %n, %col{g};
+	min.s32 %cnt{g}, %cnt{g}, 4;
+	max.s32 %cnt{g}, %cnt{g}, 0;''')
+    w('''	setp.eq.s32 %p1, %cnt0, 0;
+	@%p1 bra DONE;
+	shl.b32 %r1, %ty, 2;
+	add.s32 %row, %i0, %r1;''')
+    for qi in range(c.q):
+        for i in range(4):
+            r = qi * 4 + i
+            w(f'''	// Row {r}.
+	add.s32 %r2, %row, {64 * qi + i};
+	setp.ge.u32 %p1, %r2, %m;
+	@%p1 bra DONE;
+	mul.wide.u32 %rd1, %r2, %ldc;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %rd1, %pc, %rd1;
+	mul.wide.u32 %rd3, %r2, %ldy;
+	shl.b64 %rd3, %rd3, 2;
+	add.s64 %rd3, %py, %rd3;''')
+            for g in range(c.q):
+                lab = f'{r}{g}'
+                w(f'''	mov.u32 %cnt, %cnt{g};
+	setp.eq.s32 %p1, %cnt, 0;
+	@%p1 bra ST{lab}_DONE;
+	mul.wide.u32 %rd2, %col{g}, 4;
+	add.s64 %cp, %rd1, %rd2;
+	add.s64 %yp, %rd3, %rd2;''')
+                for j in range(4):
+                    w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
+                store_group(w, lab)
+                w(f'ST{lab}_DONE:')
+    w('''DONE:
+	ret;
+}''')
+
+
+def sync_loop(c, w):
+    """The k loop of the portable form: loads through registers, two
+    shared-memory buffers, one bar.sync per step."""
     w(f'''	// Number of k-tiles.
 	add.s32 %nt, %k, {c.bk - 1};
 	shr.u32 %nt, %nt, {c.bk.bit_length() - 1};
@@ -265,9 +325,18 @@ KLOOP:
 	@!%more bra COMPUTE;''')
     load('a', 'A1')
     load('b', 'B1')
-    w('''COMPUTE:
-	add.s32 %r7, %afr, %cur;
-	add.s32 %r8, %bfr, %cur;''')
+    w('COMPUTE:')
+    compute(c, w, '%cur')
+    w(f'''	@!%more bra EPILOGUE;
+	xor.b32 %cur, %cur, {c.buf};''')
+    store()
+    w('''	bar.sync 0;
+	bra KLOOP;
+EPILOGUE:''')
+def compute(c, w, buf):
+    """The FMAs of one k-tile from the shared buffer at offset buf."""
+    w(f'''	add.s32 %r7, %afr, {buf};
+	add.s32 %r8, %bfr, {buf};''')
     for kk in range(c.bk):
         w(f'\t// kk = {kk}')
         for f in 'ab':
@@ -279,55 +348,89 @@ KLOOP:
             for j in range(c.tm):
                 a = i * c.tm + j
                 w(f'\tfma.rn.f32 %acc{a}, %fa{i}, %fb{j}, %acc{a};')
-    w(f'''	@!%more bra EPILOGUE;
-	xor.b32 %cur, %cur, {c.buf};''')
-    store()
-    w('''	bar.sync 0;
+
+
+def async_loop(c, w):
+    """The k loop of the sm_80 form: each thread's 4 floats of A and of B
+    go straight to shared memory with cp.async (16 bytes at once where they
+    are contiguous there and aligned in global memory, else 4 copies of 4
+    bytes, zero-filled past the matrix), through c.stages stages: tile t
+    is waited for, a bar.sync makes it visible and frees the stage that
+    tile t-1 used, tile t+stages-1 is issued into that stage, and tile t
+    is computed. Every step commits one group, empty past the last tile,
+    so that cp.async.wait_group stages-2 always leaves tile t landed."""
+    S = c.stages
+
+    def issue(lab):
+        # Issue the loads of the tile %tl into the stage at %sl.
+        for o in 'ab':
+            w(f'''	// {o.upper()}: %{o}cnt floats inside the matrix.
+	setp.gt.s32 %p1, %{o}o, 0;
+	min.s32 %{o}cnt, %{o}i, 4;
+	max.s32 %{o}cnt, %{o}cnt, 0;
+	selp.b32 %{o}cnt, %{o}cnt, 0, %p1;
+	add.s32 %st, %{o}sb, %sl;
+	cvt.u32.u64 %r6, %p{o};
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;
+	setp.eq.u32 %p3, %{o}ss, 4;
+	and.pred %p2, %p2, %p3;
+	@!%p2 bra {lab}{o.upper()}_4;
+	shl.b32 %r6, %{o}cnt, 2;
+	cp.async.cg.shared.global [%st], [%p{o}], 16, %r6;
+	bra {lab}{o.upper()}_DONE;
+{lab}{o.upper()}_4:''')
+            for q in range(4):
+                if q:
+                    w(f'\tadd.s32 %st, %st, %{o}ss;')
+                w(f'''	setp.gt.s32 %p4, %{o}cnt, {q};
+	selp.b32 %r6, 4, 0, %p4;
+	cp.async.ca.shared.global [%st], [%p{o}+{4 * q}], 4, %r6;''')
+            w(f'''{lab}{o.upper()}_DONE:
+	add.s64 %p{o}, %p{o}, %{o}step;
+	sub.s32 %{o}o, %{o}o, %{o}do;
+	sub.s32 %{o}i, %{o}i, %{o}di;''')
+
+    def rotate(reg):
+        w(f'''	add.s32 {reg}, {reg}, {c.buf};
+	setp.eq.u32 %p1, {reg}, {S * c.buf};
+	@%p1 mov.u32 {reg}, 0;''')
+
+    w(f'''	// Number of k-tiles; %t the tile computed, %tl the next to load,
+	// %sc and %sl their stages' offsets.
+	add.s32 %nt, %k, {c.bk - 1};
+	shr.u32 %nt, %nt, {c.bk.bit_length() - 1};
+	mov.u32 %t, 0;
+	mov.u32 %tl, 0;
+	mov.u32 %sc, 0;
+	mov.u32 %sl, 0;''')
+    for p in range(S - 1):
+        w(f'''	setp.ge.u32 %p1, %tl, %nt;
+	@%p1 bra PRO{p}_DONE;''')
+        issue(f'PRO{p}')
+        w(f'''	add.s32 %tl, %tl, 1;''')
+        rotate('%sl')
+        w(f'''PRO{p}_DONE:
+	cp.async.commit_group;''')
+    w(f'''KLOOP:
+	setp.ge.u32 %p1, %t, %nt;
+	@%p1 bra KDONE;
+	cp.async.wait_group {S - 2};
+	bar.sync 0;
+	setp.ge.u32 %p1, %tl, %nt;
+	@%p1 bra ISSUE_DONE;''')
+    issue('ISSUE')
+    w('''	add.s32 %tl, %tl, 1;''')
+    rotate('%sl')
+    w('''ISSUE_DONE:
+	cp.async.commit_group;''')
+    compute(c, w, '%sc')
+    rotate('%sc')
+    w('''	add.s32 %t, %t, 1;
 	bra KLOOP;
+KDONE:
+	cp.async.wait_all;
 EPILOGUE:''')
-    epilogue_setup(w)
-    w('''	// Rows i0+ty*4+{0..3} (+64 for the second quadrant), column groups
-	// j0+tx*4 (+64) with %cnt<g> of their 4 columns inside C.
-	shl.b32 %r1, %tx, 2;
-	add.s32 %col0, %j0, %r1;''')
-    for g in range(1, c.q):
-        w(f'\tadd.s32 %col{g}, %col0, {64 * g};')
-    for g in range(c.q):
-        w(f'''	sub.s32 %cnt{g}, %n, %col{g};
-	min.s32 %cnt{g}, %cnt{g}, 4;
-	max.s32 %cnt{g}, %cnt{g}, 0;''')
-    w('''	setp.eq.s32 %p1, %cnt0, 0;
-	@%p1 bra DONE;
-	shl.b32 %r1, %ty, 2;
-	add.s32 %row, %i0, %r1;''')
-    for qi in range(c.q):
-        for i in range(4):
-            r = qi * 4 + i
-            w(f'''	// Row {r}.
-	add.s32 %r2, %row, {64 * qi + i};
-	setp.ge.u32 %p1, %r2, %m;
-	@%p1 bra DONE;
-	mul.wide.u32 %rd1, %r2, %ldc;
-	shl.b64 %rd1, %rd1, 2;
-	add.s64 %rd1, %pc, %rd1;
-	mul.wide.u32 %rd3, %r2, %ldy;
-	shl.b64 %rd3, %rd3, 2;
-	add.s64 %rd3, %py, %rd3;''')
-            for g in range(c.q):
-                lab = f'{r}{g}'
-                w(f'''	mov.u32 %cnt, %cnt{g};
-	setp.eq.s32 %p1, %cnt, 0;
-	@%p1 bra ST{lab}_DONE;
-	mul.wide.u32 %rd2, %col{g}, 4;
-	add.s64 %cp, %rd1, %rd2;
-	add.s64 %yp, %rd3, %rd2;''')
-                for j in range(4):
-                    w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
-                store_group(w, lab)
-                w(f'ST{lab}_DONE:')
-    w('''DONE:
-	ret;
-}''')
 
 
 def epilogue_setup(w):
@@ -708,12 +811,15 @@ def module(cfgs, extra, path):
       '// generator and run it again.\n//')
     for c in cfgs:
         w(c.doc + COMMON_DOC)
+        target, bufs = 'sm_52', '2 buffers'
+        if c.stages:
+            target, bufs = 'sm_80', f'{c.stages} stages'
         w(f'''
 .version 7.0
-.target sm_52
+.target {target}
 .address_size 64
 
-// [2 buffers][A, B][{c.bk}][{c.tile + 4}] floats.
+// [{bufs}][A, B][{c.bk}][{c.tile + 4}] floats.
 .shared .align 16 .b8 {c.name}_smem[{c.smem}];
 ''')
         kernel(c, w)
@@ -728,5 +834,22 @@ def module(cfgs, extra, path):
         f.write(text)
 
 
+ASYNC_DOC = '''//
+// This is the sm_80 form of the module (ptx/sm80/): the same kernels, but
+// each thread's loads of A and B go straight to shared memory with
+// cp.async, through STAGES stages, instead of through registers and two
+// buffers; the launcher loads it on GPUs of compute capability 8.0 and
+// later, and the portable module (ptx/) elsewhere or if this one fails to
+// load.'''
+
+
+def async_cfg(c, min_blocks):
+    a = Cfg(c.name, c.tile, c.bk, c.doc + ASYNC_DOC.replace('STAGES', '3'), stages=3)
+    a.min_blocks = min_blocks
+    return a
+
+
 module([BIG], [scale_kernel, reduce_kernel], 'ptx/sgemm.ptx')
 module([SMALL], [], 'ptx/sgemm64.ptx')
+module([async_cfg(BIG, 1)], [scale_kernel, reduce_kernel], 'ptx/sm80/sgemm.ptx')
+module([async_cfg(SMALL, 4)], [], 'ptx/sm80/sgemm64.ptx')

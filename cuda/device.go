@@ -52,6 +52,9 @@ func (dev *Device) String() string {
 // Driver returns the driver the device belongs to.
 func (dev *Device) Driver() *Driver { return dev.drv }
 
+// cc returns the compute capability as one number: 10·Major + Minor.
+func (dev *Device) cc() int { return 10*dev.Major + dev.Minor }
+
 // DeviceCount returns the number of CUDA devices the driver sees.
 func (d *Driver) DeviceCount() (int, error) {
 	var n int32

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -651,6 +652,16 @@ func TestGPUGoroutines(t *testing.T) {
 func BenchmarkSgemm(b *testing.B) {
 	c, s := testGPU(b)
 	sms := c.Device().SMs
+	// On a GPU that loads the sm80/ forms, the portable SGEMM modules too.
+	var portable map[*ptx.Module]*Module
+	if c.Device().Major >= 8 {
+		portable = map[*ptx.Module]*Module{}
+		for _, pm := range []*ptx.Module{ptx.SgemmModule, ptx.Sgemm64Module} {
+			m := must[*Module](b)(c.LoadModule(pm.File, pm.Source))
+			defer m.Unload()
+			portable[pm] = m
+		}
+	}
 	for _, sh := range []struct {
 		name    string
 		tA, tB  gemm.Transpose
@@ -678,7 +689,7 @@ func BenchmarkSgemm(b *testing.B) {
 		if sh.tB == gemm.Trans {
 			ldb = sh.k
 		}
-		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, c.Device().Major, math.MaxInt)
+		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, c.Device().cc(), math.MaxInt)
 		w := must[*Buffer[float32]](b)(Alloc[float32](c, max(1, 4*auto.splits*sh.m*sh.n)))
 		variants := map[string]sgemmShape{"auto": auto}
 		for _, v := range []sgemmShape{
@@ -697,6 +708,11 @@ func BenchmarkSgemm(b *testing.B) {
 			}
 		}
 		names := slices.Sorted(maps.Keys(variants))
+		if portable != nil {
+			// Where the sm80/ forms run, the portable ones for comparison.
+			names = append(names, "auto/portable")
+			variants["auto/portable"] = auto
+		}
 		for _, name := range names {
 			v := variants[name]
 			b.Run(sh.name+"/"+name, func(b *testing.B) {
@@ -705,7 +721,14 @@ func BenchmarkSgemm(b *testing.B) {
 				ls := sgemmLaunches(l, v, sh.m, sh.n, 0, oc, sh.n, ow)
 				run := func() {
 					for _, l := range ls {
-						if err := l.run(s); err != nil {
+						var err error
+						if strings.HasSuffix(name, "/portable") {
+							f := must[*Function](b)(portable[l.kernel.Module].Function(l.kernel.Name))
+							err = s.Launch(f, l.grid, l.block, 0, l.args...)
+						} else {
+							err = l.run(s)
+						}
+						if err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -731,6 +754,24 @@ func BenchmarkSgemm(b *testing.B) {
 		w.Free()
 		dc.Free()
 	}
+}
+
+// TestGPUKernelForms checks that the SGEMM modules load in their sm80/
+// form on GPUs of compute capability 8.0 and later, and portable before.
+func TestGPUKernelForms(t *testing.T) {
+	c, _ := testGPU(t)
+	ks, err := c.Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := ks.InfoLog()
+	for _, pm := range []*ptx.Module{ptx.SgemmModule, ptx.Sgemm64Module} {
+		want := pm.For(c.Device().Major).File
+		if !strings.Contains(log, "== "+want+"\n") {
+			t.Errorf("compute capability %d.%d: %s not loaded; the JIT log:\n%s", c.Device().Major, c.Device().Minor, want, log)
+		}
+	}
+	t.Logf("%s", log)
 }
 
 // BenchmarkLaunch measures the host cost of queueing a small kernel and

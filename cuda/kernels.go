@@ -15,7 +15,10 @@ type Kernels struct {
 
 // Kernels loads the embedded PTX modules into c the first time it is
 // called and returns them; later calls return the same set. A failed
-// load is retried by the next call.
+// load is retried by the next call. Each module is loaded in the form
+// that ptx.Module.For picks for the device (sm80/ on compute capability
+// 8.0 and later), and in its portable form if that one fails to load;
+// InfoLog names the files loaded.
 func (c *Context) Kernels() (*Kernels, error) {
 	if c.sim != nil {
 		return nil, notSimulated("cuModuleLoadDataEx")
@@ -27,7 +30,7 @@ func (c *Context) Kernels() (*Kernels, error) {
 	}
 	ks := &Kernels{fns: map[*ptx.Kernel]*Function{}}
 	for _, pm := range ptx.Modules() {
-		m, err := c.LoadModule(pm.File, pm.Source)
+		m, err := c.loadModule(pm)
 		if err != nil {
 			ks.unload()
 			return nil, err
@@ -46,6 +49,18 @@ func (c *Context) Kernels() (*Kernels, error) {
 	}
 	c.kernels = ks
 	return ks, nil
+}
+
+// loadModule loads the form of pm that suits c's device: its variant, and
+// pm itself if the variant fails to load (the error of the variant is
+// then dropped; a driver or device fault shows again in pm's).
+func (c *Context) loadModule(pm *ptx.Module) (*Module, error) {
+	if v := pm.For(c.dev.Major); v != pm {
+		if m, err := c.LoadModule(v.File, v.Source); err == nil {
+			return m, nil
+		}
+	}
+	return c.LoadModule(pm.File, pm.Source)
 }
 
 func (ks *Kernels) unload() {

@@ -166,16 +166,18 @@ func sgemmEpilogue(op string, l *launch, act Activation, m, n int, beta float32,
 const minKSlice = 64
 
 // Blocks of 256 threads that a multiprocessor holds at once (64K
-// registers, from sm_52 to sm_90), at least: sgemm needs 126 (sm_90, two
-// blocks) to 129 (sm_52, one) registers a thread; sgemm64 62 to 63 from
-// sm_80 on (four blocks) and 73 to 80 before (three; sm_75 also has
-// only 64 KB of shared memory). TestPTXAS keeps them there.
+// registers, from sm_52 to sm_90), at least: sgemm needs 112 to 129
+// registers a thread (one block; two on sm_90), sgemm64 62 to 63 from
+// sm_80 on and 73 to 80 before. TestPTXAS keeps them there.
 const sgemmPerSM = 1
 
 // sgemm64PerSM returns how many sgemm64 blocks a multiprocessor of
-// compute capability major.x holds at once.
-func sgemm64PerSM(major int) int {
-	if major >= 8 {
+// compute capability cc (10·major + minor) holds at once: four on sm_80
+// and sm_90 and later; three before sm_80 (registers; sm_75 also has 64
+// KB of shared memory) and on sm_86 to sm_89, whose 100 KB of shared
+// memory hold three of the sm80/ form's 26 KB.
+func sgemm64PerSM(cc int) int {
+	if cc == 80 || cc >= 90 {
 		return 4
 	}
 	return 3
@@ -191,12 +193,13 @@ type sgemmShape struct {
 }
 
 // sgemmShapeFor returns how Sgemm runs an m×n×k product on a device with
-// sms multiprocessors and a workspace of work floats. sgemm runs it when
+// sms multiprocessors of compute capability cc and a workspace of work
+// floats. sgemm runs it when
 // its tiles give every multiprocessor a block, sgemm64 otherwise; it is
 // split along k when the tiles leave room for more blocks in one wave,
 // into slices of at least minKSlice, as far as the partial products fit
 // the workspace.
-func sgemmShapeFor(m, n, k, sms, major, work int) sgemmShape {
+func sgemmShapeFor(m, n, k, sms, cc, work int) sgemmShape {
 	sh := sgemmShape{kernel: ptx.Sgemm, tile: ptx.SgemmTile, splits: 1, kslice: k}
 	if m <= 0 || n <= 0 {
 		return sh
@@ -204,7 +207,7 @@ func sgemmShapeFor(m, n, k, sms, major, work int) sgemmShape {
 	tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
 	slots := sms * sgemmPerSM
 	if tiles(sh.tile) < sms {
-		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM(major)
+		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM(cc)
 	}
 	splits := min(slots/tiles(sh.tile), k/minKSlice, work/m/n)
 	if splits < 2 {
@@ -223,7 +226,7 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 	if m <= 0 || n <= 0 || k <= 0 {
 		return 0
 	}
-	sh := sgemmShapeFor(m, n, k, d.SMs, d.Major, math.MaxInt)
+	sh := sgemmShapeFor(m, n, k, d.SMs, d.cc(), math.MaxInt)
 	if sh.splits < 2 {
 		return 0
 	}
@@ -241,7 +244,7 @@ func sgemmPlan(l *launch, m, n, k int, beta float32, c operand, ldc int, w opera
 	if w.ok {
 		work = w.n
 	}
-	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.Major, work), m, n, beta, c, ldc, w)
+	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), m, n, beta, c, ldc, w)
 }
 
 // sgemmLaunches returns the launches that run sgemm launch l (of an m×n

@@ -30,24 +30,31 @@ func TestSgemmShape(t *testing.T) {
 		{785, 200, 1500, 1, math.MaxInt, sgemmShape{big, 128, 1, 1500}},      // one SM
 		{0, 200, 1500, 132, 0, sgemmShape{big, 128, 1, 1500}},
 	} {
-		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, 9, x.work); got != x.want {
+		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, 90, x.work); got != x.want {
 			t.Errorf("sgemmShapeFor(%d, %d, %d, %d SMs, %d) = %s/%d/%d/%d; want %s/%d/%d/%d", x.m, x.n, x.k, x.sms, x.work,
 				got.kernel.Name, got.tile, got.splits, got.kslice, x.want.kernel.Name, x.want.tile, x.want.splits, x.want.kslice)
 		}
 	}
+	// sm_86 (100 KB of shared memory): three sgemm64 blocks a
+	// multiprocessor, as before Ampere; sm_80: four.
+	for cc, want := range map[int]int{52: 3, 70: 3, 75: 3, 80: 4, 86: 3, 89: 3, 90: 4, 100: 4} {
+		if got := sgemm64PerSM(cc); got != want {
+			t.Errorf("sgemm64PerSM(%d) = %d, want %d", cc, got, want)
+		}
+	}
 	// Before Ampere, three sgemm64 blocks fit on a multiprocessor.
-	if got, want := sgemmShapeFor(785, 200, 1500, 80, 7, math.MaxInt), (sgemmShape{small, 64, 4, 376}); got != want {
+	if got, want := sgemmShapeFor(785, 200, 1500, 80, 70, math.MaxInt), (sgemmShape{small, 64, 4, 376}); got != want {
 		t.Errorf("sm_70, 80 SMs: %d slices of %d, want %d of %d (52 tiles, 240 blocks)", got.splits, got.kslice, want.splits, want.kslice)
 	}
 	r := rand.New(rand.NewPCG(3, 3))
 	for range 10000 {
-		m, n, k, sms, major := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200), 5+r.IntN(6)
+		m, n, k, sms, cc := 1+r.IntN(3000), 1+r.IntN(3000), r.IntN(10000), 1+r.IntN(200), 50+r.IntN(50)
 		work := r.IntN(20 * m * n)
-		sh := sgemmShapeFor(m, n, k, sms, major, work)
+		sh := sgemmShapeFor(m, n, k, sms, cc, work)
 		tiles := func(t int) int { return ((m + t - 1) / t) * ((n + t - 1) / t) }
 		slots := sms * sgemmPerSM
 		if sh.kernel == ptx.Sgemm64 {
-			slots = sms * sgemm64PerSM(major)
+			slots = sms * sgemm64PerSM(cc)
 		}
 		switch {
 		case (sh.kernel == ptx.Sgemm) != (tiles(128) >= sms) || sh.tile != map[*ptx.Kernel]int{big: 128, small: 64}[sh.kernel]:

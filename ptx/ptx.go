@@ -12,6 +12,12 @@
 // compiles them, just in time, for any GPU from Maxwell (second generation)
 // on. Nothing here needs the CUDA toolkit.
 //
+// Faster forms for newer GPUs live in subfolders named for the oldest
+// compute capability they need (sm80/: Ampere and later, with cp.async).
+// Each is a Variant of a portable module, with the same entries, and
+// Module.For picks the one to load for a GPU; the portable module stays
+// the fallback.
+//
 // The table is the contract between the two sides: a test parses every
 // embedded file with [ParseEntries] and checks each entry's name and
 // parameters against it, and package cuda checks the arguments of every
@@ -78,9 +84,32 @@ type Kernel struct {
 
 // Module is one embedded PTX file.
 type Module struct {
-	File    string    // the file name, such as "sgemm.ptx"
+	File    string    // the file name, such as "sgemm.ptx" or "sm80/sgemm.ptx"
 	Source  string    // the PTX text
-	Kernels []*Kernel // the entries the launchers use, in file order
+	Kernels []*Kernel // the entries the launchers use, in file order; nil for a variant
+	// Variants are modules with the same entries, written for newer GPUs,
+	// oldest first (see For).
+	Variants []*Variant
+}
+
+// Variant is a module for GPUs of compute capability Major.0 and later,
+// which replaces a portable module there.
+type Variant struct {
+	Major  int
+	Module *Module
+}
+
+// For returns the module to load on a GPU of compute capability
+// major.minor: the newest variant of m that the GPU supports, or m
+// itself. A launcher that fails to load the variant falls back to m.
+func (m *Module) For(major int) *Module {
+	best := m
+	for _, v := range m.Variants {
+		if major >= v.Major {
+			best = v.Module
+		}
+	}
+	return best
 }
 
 // Activation codes of bias_act, act_grad, cce and mse.
@@ -105,6 +134,10 @@ var (
 	sgemmSource string
 	//go:embed sgemm64.ptx
 	sgemm64Source string
+	//go:embed sm80/sgemm.ptx
+	sgemmSM80Source string
+	//go:embed sm80/sgemm64.ptx
+	sgemm64SM80Source string
 	//go:embed elementwise.ptx
 	elementwiseSource string
 	//go:embed loss.ptx
@@ -115,11 +148,18 @@ var (
 
 // The modules.
 var (
-	SgemmModule       = &Module{File: "sgemm.ptx", Source: sgemmSource}
-	Sgemm64Module     = &Module{File: "sgemm64.ptx", Source: sgemm64Source}
+	SgemmModule = &Module{File: "sgemm.ptx", Source: sgemmSource,
+		Variants: []*Variant{{Major: 8, Module: SgemmSM80Module}}}
+	Sgemm64Module = &Module{File: "sgemm64.ptx", Source: sgemm64Source,
+		Variants: []*Variant{{Major: 8, Module: Sgemm64SM80Module}}}
 	ElementwiseModule = &Module{File: "elementwise.ptx", Source: elementwiseSource}
 	LossModule        = &Module{File: "loss.ptx", Source: lossSource}
 	OptimModule       = &Module{File: "optim.ptx", Source: optimSource}
+
+	// The sm_80 forms of the SGEMM modules (ptx/sm80/, .target sm_80):
+	// their loads are cp.async copies into three shared-memory stages.
+	SgemmSM80Module   = &Module{File: "sm80/sgemm.ptx", Source: sgemmSM80Source}
+	Sgemm64SM80Module = &Module{File: "sm80/sgemm64.ptx", Source: sgemm64SM80Source}
 )
 
 func p(name string, t Type) Param { return Param{name, t} }

@@ -1,6 +1,8 @@
 package ptx_test
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,11 +14,34 @@ import (
 	"github.com/gokernels/gemm/ptx"
 )
 
+// embedded is an embedded file: a portable module or a variant of one.
+type embedded struct {
+	m       *ptx.Module
+	kernels []*ptx.Kernel // the portable module's
+	target  string        // as its header declares
+	archs   []string      // what ptxas assembles it for
+}
+
+// allModules returns the portable modules and their variants.
+func allModules() []embedded {
+	var out []embedded
+	for _, m := range ptx.Modules() {
+		out = append(out, embedded{m, m.Kernels, "sm_52", []string{"sm_52", "sm_90"}})
+		for _, v := range m.Variants {
+			sm := fmt.Sprintf("sm_%d0", v.Major)
+			out = append(out, embedded{v.Module, m.Kernels, sm, []string{sm, "sm_90"}})
+		}
+	}
+	return out
+}
+
 // TestSignatures checks every entry of every embedded file against the Go
 // table that the launchers use: the same kernels, in the same order, with
-// the same parameter names and types.
+// the same parameter names and types. A variant has its portable
+// module's.
 func TestSignatures(t *testing.T) {
-	for _, m := range ptx.Modules() {
+	for _, em := range allModules() {
+		m := em.m
 		entries, err := ptx.ParseEntries(m.Source)
 		if err != nil {
 			t.Errorf("%s: %v", m.File, err)
@@ -26,18 +51,18 @@ func TestSignatures(t *testing.T) {
 		for _, e := range entries {
 			names = append(names, e.Name)
 		}
-		for _, k := range m.Kernels {
+		for _, k := range em.kernels {
 			want = append(want, k.Name)
 		}
 		if !slices.Equal(names, want) {
 			t.Errorf("%s: entries %v, table %v", m.File, names, want)
 			continue
 		}
+		if em.kernels[0].Module != m && m.Kernels != nil {
+			t.Errorf("%s: a variant with kernels of its own", m.File)
+		}
 		for i, e := range entries {
-			k := m.Kernels[i]
-			if k.Module != m {
-				t.Errorf("%s: kernel %s points at module %s", m.File, k.Name, k.Module.File)
-			}
+			k := em.kernels[i]
 			if !slices.Equal(e.Params, k.Params) {
 				t.Errorf("%s: %s(%s) in the PTX, %s(%s) in the table", m.File, e.Name, params(e.Params), k.Name, params(k.Params))
 			}
@@ -60,8 +85,14 @@ func TestEmbeddedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sub, err := filepath.Glob("sm*/*.ptx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, sub...)
 	var mods []string
-	for _, m := range ptx.Modules() {
+	for _, e := range allModules() {
+		m := e.m
 		mods = append(mods, m.File)
 		src, err := os.ReadFile(m.File)
 		if err != nil {
@@ -140,7 +171,8 @@ var (
 // header, balanced braces, declared registers, existing branch targets,
 // and instructions from the sm_52 set.
 func TestStatic(t *testing.T) {
-	for _, m := range ptx.Modules() {
+	for _, e := range allModules() {
+		m := e.m
 		src := ptx.StripComments(m.Source)
 		var lines []string
 		for _, l := range strings.Split(src, "\n") {
@@ -148,7 +180,7 @@ func TestStatic(t *testing.T) {
 				lines = append(lines, l)
 			}
 		}
-		header := []string{".version 7.0", ".target sm_52", ".address_size 64"}
+		header := []string{".version 7.0", ".target " + e.target, ".address_size 64"}
 		if len(lines) < 3 || !slices.Equal(lines[:3], header) {
 			t.Errorf("%s: header %q, want %q", m.File, lines[:min(3, len(lines))], header)
 		}
@@ -158,12 +190,17 @@ func TestStatic(t *testing.T) {
 		if n := strings.Count(src, "(") - strings.Count(src, ")"); n != 0 {
 			t.Errorf("%s: parentheses unbalanced by %d", m.File, n)
 		}
-		checkBodies(t, m.File, lines)
+		ops := portableOps
+		if e.target != "sm_52" {
+			ops = maps.Clone(portableOps)
+			ops["cp"] = true // cp.async, sm_80
+		}
+		checkBodies(t, m.File, lines, ops)
 	}
 }
 
 // checkBodies checks the registers, labels and instructions of each entry.
-func checkBodies(t *testing.T, file string, lines []string) {
+func checkBodies(t *testing.T, file string, lines []string, ops map[string]bool) {
 	var (
 		entry   string
 		depth   int
@@ -243,8 +280,23 @@ func checkBodies(t *testing.T, file string, lines []string) {
 		op, _, _ := strings.Cut(ins, ".")
 		op, _, _ = strings.Cut(op, " ")
 		op = strings.TrimSuffix(op, ";")
-		if !portableOps[op] {
+		if !ops[op] {
 			t.Errorf("%s: %s: instruction %q outside the portable set", file, entry, l)
 		}
+	}
+}
+
+// TestFor checks which form of a module a GPU loads.
+func TestFor(t *testing.T) {
+	for major, want := range map[int]*ptx.Module{5: ptx.SgemmModule, 7: ptx.SgemmModule, 8: ptx.SgemmSM80Module, 9: ptx.SgemmSM80Module, 12: ptx.SgemmSM80Module} {
+		if got := ptx.SgemmModule.For(major); got != want {
+			t.Errorf("SgemmModule.For(%d) = %s, want %s", major, got.File, want.File)
+		}
+	}
+	if got := ptx.Sgemm64Module.For(9); got != ptx.Sgemm64SM80Module {
+		t.Errorf("Sgemm64Module.For(9) = %s", got.File)
+	}
+	if got := ptx.LossModule.For(9); got != ptx.LossModule {
+		t.Errorf("LossModule.For(9) = %s", got.File)
 	}
 }

@@ -12,11 +12,6 @@ import (
 	"github.com/gokernels/gemm/ptx"
 )
 
-// ptxasArchs are the targets every module is assembled for: the oldest
-// the modules declare and Hopper. A ptxas too new to know sm_52 (CUDA 13
-// dropped Maxwell to Volta) skips it.
-var ptxasArchs = []string{"sm_52", "sm_90"}
-
 // ptxasLimits are the resources a kernel may use at most: its registers
 // (per thread) and static shared memory (bytes). Registers above the limit
 // cost occupancy, which package cuda's tiling assumes (sgemmPerSM,
@@ -38,26 +33,29 @@ var (
 )
 
 // TestPTXAS assembles every embedded module with ptxas, the CUDA
-// toolkit's PTX assembler (the compiler the driver's JIT runs), for
-// sm_52 and sm_90, and checks that each kernel assembles without a stack
-// frame or spills and within its register and shared-memory limits. It
-// runs where ptxas is on the PATH or named by $PTXAS (.ci/ptxas fetches
-// one); elsewhere it skips.
+// toolkit's PTX assembler (the compiler the driver's JIT runs), for the
+// oldest target it declares (sm_52, or sm_80 for the variants in sm80/)
+// and for sm_90, and checks that each kernel assembles without a stack
+// frame or spills and within its register and shared-memory limits. A
+// ptxas too new to know sm_52 (CUDA 13 dropped Maxwell to Volta) skips
+// that target. It runs where ptxas is on the PATH or named by $PTXAS
+// (.ci/cuda-tools fetches one); elsewhere it skips.
 func TestPTXAS(t *testing.T) {
 	bin := os.Getenv("PTXAS")
 	if bin == "" {
 		var err error
 		if bin, err = exec.LookPath("ptxas"); err != nil {
-			t.Skip("no ptxas: set $PTXAS or put the CUDA toolkit's bin on the PATH (.ci/ptxas fetches one)")
+			t.Skip("no ptxas: set $PTXAS or put the CUDA toolkit's bin on the PATH (.ci/cuda-tools fetches one)")
 		}
 	}
 	dir := t.TempDir()
-	for _, m := range ptx.Modules() {
-		src := filepath.Join(dir, m.File)
+	for _, e := range allModules() {
+		m, file := e.m, e.m.File
+		src := filepath.Join(dir, strings.ReplaceAll(file, "/", "_"))
 		if err := os.WriteFile(src, []byte(m.Source), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for _, arch := range ptxasArchs {
+		for _, arch := range e.archs {
 			out, err := exec.Command(bin, "-arch="+arch, "-v", "-o", os.DevNull, src).CombinedOutput()
 			if err != nil && strings.Contains(string(out), "is not defined for option 'gpu-name'") {
 				// CUDA 13's ptxas no longer assembles for Maxwell to Volta.
@@ -65,16 +63,16 @@ func TestPTXAS(t *testing.T) {
 				continue
 			}
 			if err != nil {
-				t.Errorf("ptxas -arch=%s %s: %v\n%s", arch, m.File, err, out)
+				t.Errorf("ptxas -arch=%s %s: %v\n%s", arch, file, err, out)
 				continue
 			}
-			checkPTXAS(t, m, arch, string(out))
+			checkPTXAS(t, file, e.kernels, arch, string(out))
 		}
 	}
 }
 
 // checkPTXAS checks the resource lines ptxas -v printed for one module.
-func checkPTXAS(t *testing.T, m *ptx.Module, arch, out string) {
+func checkPTXAS(t *testing.T, file string, kernels []*ptx.Kernel, arch, out string) {
 	t.Helper()
 	seen := map[string]bool{}
 	entry := ""
@@ -83,13 +81,13 @@ func checkPTXAS(t *testing.T, m *ptx.Module, arch, out string) {
 			entry = s[1]
 			seen[entry] = true
 			if s[2] != arch {
-				t.Errorf("%s: %s compiled for %s, want %s", m.File, entry, s[2], arch)
+				t.Errorf("%s: %s compiled for %s, want %s", file, entry, s[2], arch)
 			}
 			continue
 		}
 		if s := ptxasSpill.FindStringSubmatch(line); s != nil {
 			if s[1] != "0" || s[2] != "0" || s[3] != "0" {
-				t.Errorf("%s %s %s: %s", arch, m.File, entry, strings.TrimSpace(line))
+				t.Errorf("%s %s %s: %s", arch, file, entry, strings.TrimSpace(line))
 			}
 			continue
 		}
@@ -102,14 +100,14 @@ func checkPTXAS(t *testing.T, m *ptx.Module, arch, out string) {
 			}
 			if regs > limit[0] || smem > limit[1] {
 				t.Errorf("%s %s %s: %d registers, %d bytes of shared memory; limits %d, %d",
-					arch, m.File, entry, regs, smem, limit[0], limit[1])
+					arch, file, entry, regs, smem, limit[0], limit[1])
 			}
 			t.Logf("%s %s: %d registers, %d bytes smem", arch, entry, regs, smem)
 		}
 	}
-	for _, k := range m.Kernels {
+	for _, k := range kernels {
 		if !seen[k.Name] {
-			t.Errorf("ptxas -arch=%s %s: no entry %s in its output", arch, m.File, k.Name)
+			t.Errorf("ptxas -arch=%s %s: no entry %s in its output", arch, file, k.Name)
 		}
 	}
 }

@@ -53,6 +53,7 @@ type gemmCase struct {
 	poisonC       bool // fill C with NaN (with beta == 0)
 	kslice        int  // > 0: split k into slices this long, then sgemm_reduce
 	tile          int  // 128 (sgemm) or 64 (sgemm64)
+	async         bool // the sm_80 form (sm80/)
 	wantVectorish bool
 }
 
@@ -63,19 +64,20 @@ func (c gemmCase) String() string {
 		}
 		return "N"
 	}
-	return fmt.Sprintf("tile=%d/%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g/kslice=%d",
-		c.tile, tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
+	sm := ""
+	if c.async {
+		sm = "/sm80"
+	}
+	return fmt.Sprintf("tile=%d%s/%s%s/m=%d/n=%d/k=%d/pad=%d,%d,%d/off=%d,%d,%d/alpha=%g/beta=%g/kslice=%d",
+		c.tile, sm, tr(c.tA), tr(c.tB), c.m, c.n, c.k, c.padA, c.padB, c.padC, c.offA, c.offB, c.offC, c.alpha, c.beta, c.kslice)
 }
 
 // simGemm launches case c's product on the operands at pa, pb and pc:
 // sgemm or sgemm64, and sgemm_reduce after it when c.kslice splits k, with
 // the epilogue act, y, ldy.
-func simGemm(t *testing.T, mods [2]*ptxsim.Module, mem *ptxsim.Memory, c gemmCase, pa uint64, lda int, pb uint64, ldb int, pc uint64, ldc int, act int, py uint64, ldy int) {
+func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uint64, lda int, pb uint64, ldb int, pc uint64, ldc int, act int, py uint64, ldy int) {
 	t.Helper()
-	mod, name := mods[0], "sgemm"
-	if c.tile == 64 {
-		mod, name = mods[1], "sgemm64"
-	}
+	mod, name := mods.kernel(c)
 	var trans uint64
 	if c.tA {
 		trans |= 1
@@ -109,16 +111,16 @@ func simGemm(t *testing.T, mods [2]*ptxsim.Module, mem *ptxsim.Memory, c gemmCas
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = mods[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
+	err = mods.portable[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
 		pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta), uint64(act), py, uint64(ldy))
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// runGemmCase runs case c with sgemm or sgemm64 (mods[0] and mods[1]) and
+// runGemmCase runs case c with its kernel (see gemmMods.kernel) and
 // checks C against the float64 reference.
-func runGemmCase(t *testing.T, mods [2]*ptxsim.Module, c gemmCase) {
+func runGemmCase(t *testing.T, mods gemmMods, c gemmCase) {
 	r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n*1000+c.k)))
 	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
 	lda, ldb, ldc := max(ac, 1)+c.padA, max(bc, 1)+c.padB, max(c.n, 1)+c.padC
@@ -157,17 +159,49 @@ func runGemmCase(t *testing.T, mods [2]*ptxsim.Module, c gemmCase) {
 	}
 }
 
-// gemmModules parses sgemm.ptx and sgemm64.ptx.
-func gemmModules(t *testing.T) [2]*ptxsim.Module {
-	return [2]*ptxsim.Module{simModule(t, ptx.SgemmModule), simModule(t, ptx.Sgemm64Module)}
+// gemmMods are the SGEMM modules, parsed: sgemm.ptx and sgemm64.ptx, and
+// their sm_80 forms.
+type gemmMods struct {
+	portable, sm80 [2]*ptxsim.Module
 }
 
-// runGemmCases runs every case with both kernels.
+// kernel returns case c's module and entry: sgemm (tile 128) or sgemm64,
+// portable or, if c.async, the sm_80 form.
+func (m gemmMods) kernel(c gemmCase) (*ptxsim.Module, string) {
+	ms := m.portable
+	if c.async {
+		ms = m.sm80
+	}
+	if c.tile == 64 {
+		return ms[1], "sgemm64"
+	}
+	return ms[0], "sgemm"
+}
+
+// gemmModules parses the SGEMM modules.
+func gemmModules(t *testing.T) gemmMods {
+	return gemmMods{
+		portable: [2]*ptxsim.Module{simModule(t, ptx.SgemmModule), simModule(t, ptx.Sgemm64Module)},
+		sm80:     [2]*ptxsim.Module{simModule(t, ptx.SgemmSM80Module), simModule(t, ptx.Sgemm64SM80Module)},
+	}
+}
+
+// gemmKernels are the four SGEMM kernels: tile, and portable or sm_80.
+var gemmKernels = []struct {
+	tile  int
+	async bool
+}{{128, false}, {64, false}, {128, true}, {64, true}}
+
+// runGemmCases runs every case with every kernel.
 func runGemmCases(t *testing.T, cases []gemmCase) {
 	mods := gemmModules(t)
-	for _, tile := range []int{128, 64} {
+	kernels := gemmKernels
+	if testing.Short() {
+		kernels = kernels[1:3] // both tiles, both forms
+	}
+	for _, k := range kernels {
 		for _, c := range cases {
-			c.tile = tile
+			c.tile, c.async = k.tile, k.async
 			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, mods, c) })
 		}
 	}
@@ -273,13 +307,13 @@ func TestSimSgemmEpilogue(t *testing.T) {
 		{tA: true, m: 40, n: 33, k: 150, alpha: -1, beta: 0.25, kslice: 64},
 		{tB: true, m: 33, n: 17, k: 90, alpha: 1, beta: 0, poisonC: true, kslice: 32},
 	}
-	tiles := []int{128, 64}
+	kernels := gemmKernels
 	if testing.Short() {
-		tiles, cases = tiles[1:], []gemmCase{cases[0], cases[2]}
+		kernels, cases = kernels[1:2], []gemmCase{cases[0], cases[2]}
 	}
-	for _, tile := range tiles {
+	for _, k := range kernels {
 		for _, c := range cases {
-			c.tile = tile
+			c.tile, c.async = k.tile, k.async
 			for _, act := range []int{ptx.ActSigmoid, ptx.ActReLU, ptx.ActTanh} {
 				for _, grad := range []bool{false, true} {
 					t.Run(fmt.Sprintf("%v/act=%d/grad=%v", c, act, grad), func(t *testing.T) {
@@ -291,7 +325,7 @@ func TestSimSgemmEpilogue(t *testing.T) {
 	}
 }
 
-func runEpilogueCase(t *testing.T, mods [2]*ptxsim.Module, elem *ptxsim.Module, c gemmCase, act int, grad bool) {
+func runEpilogueCase(t *testing.T, mods gemmMods, elem *ptxsim.Module, c gemmCase, act int, grad bool) {
 	r := rand.New(rand.NewPCG(uint64(c.m+act), uint64(c.n*1000+c.k)))
 	ar, ac, br, bc := ref.Stored(c.tA, c.tB, c.m, c.n, c.k)
 	lda, ldb, ldc, ldy := max(ac, 1)+c.padA, max(bc, 1)+c.padB, c.n+c.padC, c.n+1

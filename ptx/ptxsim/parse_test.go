@@ -7,20 +7,26 @@ import (
 )
 
 func TestParseModules(t *testing.T) {
-	for _, m := range ptx.Modules() {
-		mod, err := Parse(m.Source)
-		if err != nil {
-			t.Errorf("%s: %v", m.File, err)
-			continue
+	for _, pm := range ptx.Modules() {
+		mods := []*ptx.Module{pm}
+		for _, v := range pm.Variants {
+			mods = append(mods, v.Module)
 		}
-		for _, k := range m.Kernels {
-			f, ok := mod.funcs[k.Name]
-			if !ok {
-				t.Errorf("%s: no entry %s", m.File, k.Name)
+		for _, m := range mods {
+			mod, err := Parse(m.Source)
+			if err != nil {
+				t.Errorf("%s: %v", m.File, err)
 				continue
 			}
-			if len(f.params) != len(k.Params) {
-				t.Errorf("%s: %d params, want %d", k.Name, len(f.params), len(k.Params))
+			for _, k := range pm.Kernels {
+				f, ok := mod.funcs[k.Name]
+				if !ok {
+					t.Errorf("%s: no entry %s", m.File, k.Name)
+					continue
+				}
+				if len(f.params) != len(k.Params) {
+					t.Errorf("%s: %d params, want %d", k.Name, len(f.params), len(k.Params))
+				}
 			}
 		}
 	}
