@@ -43,6 +43,7 @@ def kernel(c, w):
     # bytes (with 1 it takes the 112 it needs), and lets the 64x64 one
     # grow past the 64 registers that four blocks allow.
     MINNCTA = f'\n.minnctapersm {c.min_blocks}' if c.stages else ''
+    BASES = '\n\tmov.u64 %abase, %pa;\n\tmov.u64 %bbase, %pb;' if c.stages else ''
     w(f'''.visible .entry {c.name}(
 	.param .u32 m,
 	.param .u32 n,
@@ -71,7 +72,7 @@ def kernel(c, w):
 	.reg .b32 %thr, %tx, %ty, %i0, %j0, %m, %n, %k, %lda, %ldb, %ldc, %trans, %act, %ldy;
 	.reg .b32 %ao, %ado, %ai, %adi, %asb, %ass, %acnt;
 	.reg .b32 %bo, %bdo, %bi, %bdi, %bsb, %bss, %bcnt;
-	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;"}
+	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;" + chr(10) + chr(9) + ".reg .b64 %abase, %bbase;"}
 	.reg .b32 %col<{c.q}>;
 	.reg .b32 %cnt<{c.q}>;
 	.reg .b64 %rd<8>;
@@ -100,7 +101,7 @@ def kernel(c, w):
 	ld.param.u32 %trans, [trans];
 	cvta.to.global.u64 %pa, %pa;
 	cvta.to.global.u64 %pb, %pb;
-	cvta.to.global.u64 %pc, %pc;
+	cvta.to.global.u64 %pc, %pc;{BASES}
 
 	// Block z of the grid computes the slice of k that starts at z*kslice
 	// (at most kslice long) into the matrix at c + z*cstride bytes: A and
@@ -375,17 +376,23 @@ def async_loop(c, w):
 	setp.eq.u32 %p2, %r6, 0;
 	setp.eq.u32 %p3, %{o}ss, 4;
 	and.pred %p2, %p2, %p3;
+	setp.gt.s32 %p3, %{o}cnt, 0;
+	and.pred %p2, %p2, %p3;
 	@!%p2 bra {lab}{o.upper()}_4;
 	shl.b32 %r6, %{o}cnt, 2;
 	cp.async.cg.shared.global [%st], [%p{o}], 16, %r6;
 	bra {lab}{o.upper()}_DONE;
-{lab}{o.upper()}_4:''')
+{lab}{o.upper()}_4:
+	// Floats past the matrix are zero-filled, and read from the
+	// matrix's first address rather than from past its end.''')
             for q in range(4):
                 if q:
                     w(f'\tadd.s32 %st, %st, %{o}ss;')
                 w(f'''	setp.gt.s32 %p4, %{o}cnt, {q};
 	selp.b32 %r6, 4, 0, %p4;
-	cp.async.ca.shared.global [%st], [%p{o}+{4 * q}], 4, %r6;''')
+	add.s64 %cp, %p{o}, {4 * q};
+	selp.b64 %cp, %cp, %{o}base, %p4;
+	cp.async.ca.shared.global [%st], [%cp], 4, %r6;''')
             w(f'''{lab}{o.upper()}_DONE:
 	add.s64 %p{o}, %p{o}, %{o}step;
 	sub.s32 %{o}o, %{o}o, %{o}do;

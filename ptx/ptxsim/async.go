@@ -70,20 +70,20 @@ func (b *block) cpAsync(t *thread, in *inst) error {
 		return fmt.Errorf("cp.async to shared %#x: misaligned or outside the %d bytes of shared memory", dst, len(b.shared))
 	}
 	data := make([]byte, n) // zeros past src-size
-	if src > 0 {
-		s, _, err := b.addr(t, &inst{mods: []string{"global"}}, &in.args[1])
-		if err != nil {
-			return err
-		}
-		if s%uint64(n) != 0 {
-			return fmt.Errorf("misaligned cp.async from global %#x (%d bytes)", s, n)
-		}
-		g, err := b.mem.bytes(s, src)
-		if err != nil {
-			return err
-		}
-		copy(data, g)
+	s, _, err := b.addr(t, &inst{mods: []string{"global"}}, &in.args[1])
+	if err != nil {
+		return err
 	}
+	if s%uint64(n) != 0 {
+		return fmt.Errorf("misaligned cp.async from global %#x (%d bytes)", s, n)
+	}
+	// Even a copy of 0 bytes must name an address inside a buffer: the
+	// PTX ISA says no byte is read then, but a kernel need not rely on it.
+	g, err := b.mem.bytes(s, max(src, 1))
+	if err != nil {
+		return fmt.Errorf("cp.async from global: %v", err)
+	}
+	copy(data, g[:src])
 	for w := dst / 4; w < (dst+uint64(n))/4; w++ {
 		if b.words[w].inFlight != 0 {
 			return fmt.Errorf("cp.async to shared %#x, which a cp.async has not reached yet", 4*w)
