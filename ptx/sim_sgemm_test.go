@@ -15,7 +15,7 @@ import (
 // the references of package ref. The same kernels run on a GPU in the tests
 // of package cuda when one is present.
 
-func simModule(t *testing.T, m *ptx.Module) *ptxsim.Module {
+func simModule(t testing.TB, m *ptx.Module) *ptxsim.Module {
 	t.Helper()
 	mod, err := ptxsim.Parse(m.Source)
 	if err != nil {
@@ -179,7 +179,7 @@ func (m gemmMods) kernel(c gemmCase) (*ptxsim.Module, string) {
 }
 
 // gemmModules parses the SGEMM modules.
-func gemmModules(t *testing.T) gemmMods {
+func gemmModules(t testing.TB) gemmMods {
 	return gemmMods{
 		portable: [2]*ptxsim.Module{simModule(t, ptx.SgemmModule), simModule(t, ptx.Sgemm64Module)},
 		sm80:     [2]*ptxsim.Module{simModule(t, ptx.SgemmSM80Module), simModule(t, ptx.Sgemm64SM80Module)},
@@ -395,4 +395,35 @@ func TestSimSgemmReduceOrder(t *testing.T) {
 			t.Errorf("slices %v: sum %v, want %v (in order)", w, got, want)
 		}
 	}
+}
+
+// FuzzSimSgemm runs random products on random kernels in the simulator
+// against the float64 reference: sizes across the tiles and k steps,
+// every transpose pair, padded and misaligned operands in buffers of
+// exactly their size (a read past them fails), splits along k, beta
+// zero over NaN. The seed corpus runs with go test; go test -fuzz
+// FuzzSimSgemm ./ptx searches further.
+func FuzzSimSgemm(f *testing.F) {
+	f.Add(uint8(70), uint8(33), uint8(20), uint8(0), uint8(1), uint8(2), uint8(3), uint8(0), uint8(0))
+	f.Add(uint8(65), uint8(129), uint8(47), uint8(0b1011), uint8(0), uint8(4), uint8(0), uint8(0b10_01_00), uint8(3))
+	f.Add(uint8(9), uint8(64), uint8(96), uint8(0b11110), uint8(3), uint8(0), uint8(1), uint8(0b00_11_01), uint8(2))
+	f.Add(uint8(130), uint8(5), uint8(1), uint8(0b10111), uint8(0), uint8(0), uint8(0), uint8(0b11_00_10), uint8(0))
+	mods := gemmModules(f)
+	scalars := []float32{1, -0.5, 2, 0}
+	f.Fuzz(func(t *testing.T, m, n, k, flags, padA, padB, padC, offs, split uint8) {
+		c := gemmCase{
+			tA: flags&1 != 0, tB: flags&2 != 0,
+			m: 1 + int(m)%140, n: 1 + int(n)%140, k: int(k) % 100,
+			padA: int(padA) % 5, padB: int(padB) % 5, padC: int(padC) % 5,
+			offA: int(offs) & 3, offB: int(offs>>2) & 3, offC: int(offs>>4) & 3,
+			alpha: scalars[flags>>5&1], beta: scalars[2+flags>>6&1],
+		}
+		kern := gemmKernels[flags>>2&3]
+		c.tile, c.async = kern.tile, kern.async
+		c.poisonC = c.beta == 0 && flags&16 != 0
+		if s := int(split) % 4; s > 0 && c.k > 0 {
+			c.kslice = 8 * s // 1 to 13 slices
+		}
+		runGemmCase(t, mods, c)
+	})
 }
