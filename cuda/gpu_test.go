@@ -718,7 +718,7 @@ func BenchmarkSgemm(b *testing.B) {
 			b.Run(sh.name+"/"+name, func(b *testing.B) {
 				oa, ob, oc, ow := opnd("", da), opnd("", db), opnd("", dc), opnd("", w)
 				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
-				ls := sgemmLaunches(l, v, sh.m, sh.n, 0, oc, sh.n, ow)
+				ls := sgemmLaunches(l, v, ow)
 				run := func() {
 					for _, l := range ls {
 						var err error

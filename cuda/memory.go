@@ -219,18 +219,16 @@ func (b *Buffer[T]) Fill(s *Stream, v T) error {
 	if b.n == 0 {
 		return nil
 	}
-	if sizeOf[T]() == 1 {
-		bits := *(*uint8)(unsafe.Pointer(&v))
-		if s.ctx.sim != nil {
-			return s.ctx.sim.fill(s, b.ptr, []byte{bits}, b.n)
-		}
-		return s.ctx.do("cuMemsetD8Async", s.ctx.drv.fn.cuMemsetD8Async, uintptr(b.ptr), uintptr(bits), uintptr(b.n), s.h)
-	}
-	bits := *(*uint32)(unsafe.Pointer(&v))
+	// The element's bytes, and the memset of their width.
+	elem := unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]())
 	if s.ctx.sim != nil {
-		return s.ctx.sim.fill(s, b.ptr, binary.LittleEndian.AppendUint32(nil, bits), b.n)
+		return s.ctx.sim.fill(s, b.ptr, elem, b.n)
 	}
-	return s.ctx.do("cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async, uintptr(b.ptr), uintptr(bits), uintptr(b.n), s.h)
+	op, fn, bits := "cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async, uintptr(binary.LittleEndian.Uint32(elem))
+	if len(elem) == 1 {
+		op, fn, bits = "cuMemsetD8Async", s.ctx.drv.fn.cuMemsetD8Async, uintptr(elem[0])
+	}
+	return s.ctx.do(op, fn, uintptr(b.ptr), bits, uintptr(b.n), s.h)
 }
 
 // HostBuffer is page-locked host memory, outside the Go heap, that the

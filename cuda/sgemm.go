@@ -93,10 +93,7 @@ func SgemmAct(s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alp
 // Sigmoid, ReLU or Tanh. Y is not read when act is Identity and may then
 // be nil. Arguments and errors are as for Sgemm.
 func SgemmActGrad(s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k int, alpha float32, a *Buffer[float32], lda int, b *Buffer[float32], ldb int, beta float32, c *Buffer[float32], ldc int, y *Buffer[float32], ldy int) error {
-	if y == nil && act == Identity {
-		return sgemm("SgemmActGrad", s, act, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, 0)
-	}
-	if y == nil {
+	if y == nil && act != Identity {
 		panic(fmt.Sprintf("cuda: SgemmActGrad: y is nil, needed for the derivative of %v", act))
 	}
 	return sgemm("SgemmActGrad", s, act, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, y, ldy)
@@ -120,10 +117,7 @@ func sgemm(op string, s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k 
 	if s.work != nil {
 		w = opnd(op+" (the stream's workspace)", s.work)
 	}
-	if alpha == 0 {
-		k = 0 // sgemmEpilogue's launch of beta·C: nothing to split
-	}
-	for _, l := range sgemmPlan(l, m, n, k, beta, oc, ldc, w, s.ctx.dev) {
+	for _, l := range sgemmPlan(l, w, s.ctx.dev) {
 		if err := l.run(s); err != nil {
 			return err
 		}
@@ -233,23 +227,31 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 	return sh.splits * m * n
 }
 
-// sgemmPlan returns the launches that run sgemm launch l (of an m×n×k
-// product into c) on a device with sms multiprocessors and the workspace
-// w (w.ok false: none), as sgemmShapeFor decides: l on the chosen tiles,
-// or, split, l writing alpha·(each slice's product) to the workspace with
-// one block per slice and tile, then sgemm_reduce, which sums them into C
-// with beta·C.
-func sgemmPlan(l *launch, m, n, k int, beta float32, c operand, ldc int, w operand, d *Device) []*launch {
+// sgemmPlan returns the launches that run sgemm launch l on device d with
+// the workspace w (w.ok false: none), as sgemmShapeFor decides for the
+// product l's arguments describe: l on the chosen tiles, or, split, l
+// writing alpha·(each slice's product) to the workspace with one block per
+// slice and tile, then sgemm_reduce, which sums them into C with beta·C
+// and applies l's epilogue.
+func sgemmPlan(l *launch, w operand, d *Device) []*launch {
 	work := 0
 	if w.ok {
 		work = w.n
 	}
-	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), m, n, beta, c, ldc, w)
+	m, n, k := l.sgemmDims()
+	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w)
 }
 
-// sgemmLaunches returns the launches that run sgemm launch l (of an m×n
-// product into c) as sh says, with the partial products of a split in w.
-func sgemmLaunches(l *launch, sh sgemmShape, m, n int, beta float32, c operand, ldc int, w operand) []*launch {
+// sgemmDims returns the m, n and k of sgemm launch l, from its arguments.
+func (l *launch) sgemmDims() (m, n, k int) {
+	u := func(i int) int { return int(uint32(l.args[i].bits)) }
+	return u(sgemmM), u(sgemmN), u(sgemmK)
+}
+
+// sgemmLaunches returns the launches that run sgemm launch l as sh says,
+// with the partial products of a split in w.
+func sgemmLaunches(l *launch, sh sgemmShape, w operand) []*launch {
+	m, n, _ := l.sgemmDims()
 	p := *l
 	t := uint32(sh.tile)
 	p.kernel = sh.kernel
@@ -267,13 +269,17 @@ func sgemmLaunches(l *launch, sh sgemmShape, m, n int, beta float32, c operand, 
 	p.args[sgemmAct], p.args[sgemmY], p.args[sgemmLdy] = U32(0), U64(0), U32(0)
 	g, b := grid2D(m, n)
 	r := &launch{kernel: ptx.SgemmReduce, grid: g, block: b,
-		args: []Arg{Ptr(c.ptr), U32(uint32(ldc)), Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), F32(beta),
+		args: []Arg{l.args[sgemmC], l.args[sgemmLdc], Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), l.args[sgemmBeta],
 			l.args[sgemmAct], l.args[sgemmY], l.args[sgemmLdy]}}
 	return []*launch{&p, r}
 }
 
-// The positions of sgemm's arguments that a split or an epilogue changes.
+// The positions of sgemm's arguments that a plan reads, or a split or an
+// epilogue changes.
 const (
+	sgemmM       = 0
+	sgemmN       = 1
+	sgemmK       = 2
 	sgemmBeta    = 8
 	sgemmC       = 9
 	sgemmLdc     = 10

@@ -107,7 +107,7 @@ func TestSimSgemmSplit(t *testing.T) {
 			w[i] = float32(math.NaN())
 		}
 		oa, ob, oc, ow := d.buf(a), d.buf(b), d.buf(c), d.buf(w)
-		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), x.m, x.n, x.k, x.beta, oc, ldc, ow, &Device{SMs: 16, Major: 9})
+		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), ow, &Device{SMs: 16, Major: 9})
 		if len(ls) != 2 || ls[0].grid.Z != 3 || ls[0].kernel != kernel {
 			t.Fatalf("%+v: %d launches, want a split in 3", x, len(ls))
 		}

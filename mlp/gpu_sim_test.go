@@ -53,6 +53,20 @@ func simCases() []simCase {
 	}
 }
 
+// newNet returns a new network of case c (seed 3) whose CPU work runs on
+// one worker (Rows), as the CPU side of every comparison does.
+func (c simCase) newNet(t *testing.T) *Network {
+	t.Helper()
+	n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := gemm.NewTiler(1, gemm.Rows)
+	t.Cleanup(func() { tl.Close() })
+	n.SetTilers(tl, nil)
+	return n
+}
+
 // simData returns 2.5 batches of training samples and 1.5 of test
 // samples for the network: 10 and 6, steps of 4, 4 and 2 samples, at
 // batch size 4.
@@ -96,10 +110,7 @@ func optState(o Optimizer) [][]float32 {
 // not nil, is called after each batch.
 func runTrain(t *testing.T, c simCase, ctx *cuda.Context, graphs bool, epochs int, change func(Optimizer)) trainRun {
 	t.Helper()
-	n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := c.newNet(t)
 	train, test := simData(c)
 	opt := c.opt()
 	var r trainRun
@@ -112,10 +123,8 @@ func runTrain(t *testing.T, c simCase, ctx *cuda.Context, graphs bool, epochs in
 			}
 		},
 	}
+	var err error
 	if ctx == nil {
-		tl := gemm.NewTiler(1, gemm.Rows)
-		defer tl.Close()
-		n.SetTilers(tl, nil)
 		err = n.Train(train, test, cfg)
 	} else {
 		err = n.trainCUDA(ctx, train, test, cfg, graphs)
@@ -192,10 +201,7 @@ func TestCUDASimMatchesCPU(t *testing.T) {
 func TestCUDASimSplit(t *testing.T) {
 	c := simCases()[1]
 	c.batch = 160
-	n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := c.newNet(t)
 	g, err := newGPUNet(n, cuda.NewSimContext(), c.batch)
 	if err != nil {
 		t.Fatal(err)
@@ -229,18 +235,13 @@ func TestCUDASimContinues(t *testing.T) {
 	var params [2][]float32
 	var states [2][][]float32
 	for i, onDevice := range []bool{false, true} {
-		n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tl := gemm.NewTiler(1, gemm.Rows)
-		defer tl.Close()
-		n.SetTilers(tl, nil)
+		n := c.newNet(t)
 		opt := c.opt()
 		cfg := TrainConfig{Epochs: 1, BatchSize: 4, Seed: 5, Optimizer: opt}
 		if err := n.Train(train, test, cfg); err != nil {
 			t.Fatal(err)
 		}
+		var err error
 		if onDevice {
 			err = n.TrainCUDA(cuda.NewSimContext(), train, test, cfg)
 		} else {
@@ -259,13 +260,7 @@ func TestCUDASimContinues(t *testing.T) {
 
 func TestCUDASimEvaluate(t *testing.T) {
 	for _, c := range simCases()[:3] {
-		n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tl := gemm.NewTiler(1, gemm.Rows)
-		defer tl.Close()
-		n.SetTilers(tl, nil)
+		n := c.newNet(t)
 		_, test := simData(c)
 		for _, batch := range []int{4, 100} {
 			loss, acc, err := n.Evaluate(test, batch)
@@ -292,10 +287,7 @@ func TestCUDASimEvaluate(t *testing.T) {
 func TestCUDASimOutOfMemory(t *testing.T) {
 	c := simCases()[0]
 	train, test := simData(c)
-	n, err := New(Architecture{Sizes: c.sizes, Activations: c.acts, Loss: c.loss}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := c.newNet(t)
 	before := slices.Clone(n.params)
 	ctx := cuda.NewSimContext()
 	if err := n.TrainCUDA(ctx, train, test, TrainConfig{Epochs: 1, BatchSize: 4, Optimizer: NewSGD(0.1, 0)}); err != nil {

@@ -123,3 +123,12 @@ func (b *block) checkInFlight(addr uint64, n int) error {
 	}
 	return nil
 }
+
+// exit ends t, which must have no cp.async copies in flight.
+func (t *thread) exit() error {
+	if len(t.async.open) > 0 || len(t.async.groups) > 0 {
+		return fmt.Errorf("exit with cp.async copies in flight")
+	}
+	t.state = done
+	return nil
+}

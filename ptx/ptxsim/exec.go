@@ -319,11 +319,7 @@ func (b *block) exec(t *thread) error {
 	insts := b.f.insts
 	for {
 		if t.pc >= len(insts) {
-			if len(t.async.open) > 0 || len(t.async.groups) > 0 {
-				return fmt.Errorf("exit with cp.async copies in flight")
-			}
-			t.state = done
-			return nil
+			return t.exit()
 		}
 		*b.steps++
 		if *b.steps > MaxSteps {
@@ -348,11 +344,7 @@ func (b *block) exec(t *thread) error {
 			t.state = atShfl
 			return nil
 		case "ret", "exit":
-			if len(t.async.open) > 0 || len(t.async.groups) > 0 {
-				return fmt.Errorf("exit with cp.async copies in flight")
-			}
-			t.state = done
-			return nil
+			return t.exit()
 		case "bra":
 			t.pc = in.args[0].label
 			continue
