@@ -80,6 +80,9 @@ func (b *block) cpAsync(t *thread, in *inst) error {
 	// Even a copy of 0 bytes must name an address inside a buffer: the
 	// PTX ISA says no byte is read then, but a kernel need not rely on it.
 	g, err := b.mem.bytes(s, max(src, 1))
+	if err == nil {
+		err = b.globalRead(t, s, src)
+	}
 	if err != nil {
 		return fmt.Errorf("cp.async from global: %v", err)
 	}

@@ -4,14 +4,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 )
 
 // Memory is the global memory of a simulated device: a set of allocations.
 // Every access must lie inside one of them.
 type Memory struct {
-	allocs []allocation // by address
-	next   uint64
+	allocs   []allocation // by address
+	next     uint64
+	launches uint64 // launches so far: seeds each launch's order of blocks
 }
 
 type allocation struct {
@@ -119,6 +121,10 @@ type thread struct {
 	tid   [3]int
 	idx   int
 	async asyncState
+	// The global words written since the thread's last fence, and the
+	// barrier epoch of that fence (-1: none yet).
+	pending    []uint64
+	fenceEpoch int32
 }
 
 type word struct {
@@ -139,6 +145,7 @@ type block struct {
 	epoch   int32
 	threads []thread
 	steps   *int
+	writes  map[uint64]globalWrite // the launch's, shared by its blocks
 }
 
 // Launch runs kernel name over grid×block threads with the given
@@ -157,26 +164,31 @@ func (m *Module) Launch(mem *Memory, name string, grid, blk Dim3, args ...uint64
 	if n > 1024 || f.maxntid > 0 && n > f.maxntid {
 		return fmt.Errorf("ptxsim: %s: %d threads per block is too many", name, n)
 	}
+	// The blocks run one after the other, in an order drawn anew for each
+	// launch, so that a kernel that relies on an order of blocks (which a
+	// GPU does not keep) fails in some launch.
+	mem.launches++
+	nb := grid.X * grid.Y * grid.Z
+	order := rand.New(rand.NewPCG(mem.launches, uint64(nb))).Perm(nb)
 	steps := 0
-	for bz := range grid.Z {
-		for by := range grid.Y {
-			for bx := range grid.X {
-				b := &block{
-					mod: m, f: f, mem: mem, args: args,
-					ctaid:  [3]int{bx, by, bz},
-					ntid:   [3]int{blk.X, blk.Y, blk.Z},
-					nctaid: [3]int{grid.X, grid.Y, grid.Z},
-					shared: make([]byte, m.sharedSize),
-					words:  make([]word, (m.sharedSize+3)/4),
-					steps:  &steps,
-				}
-				for i := range b.words {
-					b.words[i] = word{-1, -1, -1, -1, 0}
-				}
-				if err := b.run(); err != nil {
-					return fmt.Errorf("ptxsim: %s block (%d,%d,%d): %v", name, bx, by, bz, err)
-				}
-			}
+	writes := map[uint64]globalWrite{}
+	for _, i := range order {
+		bx, by, bz := i%grid.X, i/grid.X%grid.Y, i/(grid.X*grid.Y)
+		b := &block{
+			mod: m, f: f, mem: mem, args: args,
+			ctaid:  [3]int{bx, by, bz},
+			ntid:   [3]int{blk.X, blk.Y, blk.Z},
+			nctaid: [3]int{grid.X, grid.Y, grid.Z},
+			shared: make([]byte, m.sharedSize),
+			words:  make([]word, (m.sharedSize+3)/4),
+			steps:  &steps,
+			writes: writes,
+		}
+		for i := range b.words {
+			b.words[i] = word{-1, -1, -1, -1, 0}
+		}
+		if err := b.run(); err != nil {
+			return fmt.Errorf("ptxsim: %s block (%d,%d,%d): %v", name, bx, by, bz, err)
 		}
 	}
 	return nil
@@ -190,6 +202,7 @@ func (b *block) run() error {
 		t.regs = make([]uint64, b.f.nregs)
 		t.def = make([]bool, b.f.nregs)
 		t.idx = i
+		t.fenceEpoch = -1
 		t.tid = [3]int{i % b.ntid[0], i / b.ntid[0] % b.ntid[1], i / (b.ntid[0] * b.ntid[1])}
 	}
 	for {
@@ -483,6 +496,9 @@ func (b *block) access(t *thread, in *inst, a *operand, n int) (addr uint64, spa
 
 func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	addr, space, global, err := b.access(t, in, a, n)
+	if err == nil && space == "global" {
+		err = b.globalRead(t, addr, n)
+	}
 	if err != nil || space == "global" {
 		return global, err
 	}
@@ -508,6 +524,9 @@ func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 
 func (b *block) store(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	addr, space, global, err := b.access(t, in, a, n)
+	if err == nil && space == "global" {
+		err = b.globalWrite(t, addr, n)
+	}
 	if err != nil || space == "global" {
 		return global, err
 	}
@@ -626,26 +645,39 @@ func (b *block) step(t *thread, in *inst) error {
 		}
 		return nil
 	case "atom":
-		if !in.has("global") || !in.has("add") {
+		if !in.has("global") || !in.has("add") && !in.has("inc") {
 			return fmt.Errorf("unsupported atomic")
 		}
 		x, err := src(2)
 		if err != nil {
 			return err
 		}
-		p, err := b.store(t, in, &in.args[1], 4)
+		// Atomics are coherent among blocks: not tracked as writes.
+		_, _, p, err := b.access(t, in, &in.args[1], 4)
 		if err != nil {
 			return err
 		}
 		old := getLE(p, 4)
 		var nv uint64
-		if typ == "f32" {
+		switch {
+		case in.has("inc"):
+			if uint32(old) >= uint32(x) {
+				nv = 0
+			} else {
+				nv = uint64(uint32(old) + 1)
+			}
+		case typ == "f32":
 			nv = bits(f32(old) + f32(x))
-		} else {
+		default:
 			nv = uint64(uint32(old) + uint32(x))
 		}
 		putLE(p, 4, nv)
 		b.set(t, &in.args[0], old, typ)
+		return nil
+	case "membar", "fence":
+		if in.has("gl") || in.has("gpu") || in.has("sys") {
+			b.fence(t)
+		}
 		return nil
 	case "mov", "cvta":
 		x, err := b.val(t, &in.args[1], typ)

@@ -2,18 +2,22 @@
 // ptx use, on the CPU, so that their logic can be tested on machines
 // without a GPU.
 //
-// It runs every thread of a block until the thread reaches a barrier
-// (bar.sync), a warp-wide shuffle (shfl.sync) or its end, then resolves the
-// shuffles and barriers, so the results are those of any legal schedule.
-// It reports as errors what would be undefined or wrong on a GPU: global
-// accesses outside the allocations, misaligned accesses, shared-memory
-// races between barriers, shuffles that not all 32 lanes of a warp reach
-// together, barriers that some threads of the block never reach, reads of
+// It runs the blocks of a launch one after the other, in an order drawn
+// anew for each launch, and every thread of a block until the thread
+// reaches a barrier (bar.sync), a warp-wide shuffle (shfl.sync) or its end,
+// then resolves the shuffles and barriers, so the results are those of any
+// legal schedule. It reports as errors what would be undefined or wrong on
+// a GPU: global accesses outside the allocations, misaligned accesses,
+// shared-memory races between barriers, two blocks of a launch writing the
+// same global word, a block reading another's write without fences on
+// both sides (membar.gl after the write; membar.gl after the reader's last
+// bar.sync), shuffles that not all 32 lanes of a warp reach together,
+// barriers that some threads of the block never reach, reads of
 // undeclared registers and unknown instructions.
 //
-// It does not model timing, caches, the memory consistency of concurrent
-// global writes, or rounding differences of the approximate instructions
-// (ex2.approx and lg2.approx are computed exactly).
+// It does not model timing, caches, the atomic hand-off between blocks
+// (blocks never overlap), or rounding differences of the approximate
+// instructions (ex2.approx and lg2.approx are computed exactly).
 package ptxsim
 
 import (
