@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes ../ptx/sgemm.ptx (sgemm with 128x128 tiles, sgemm_reduce, scale)
+"""Writes ../ptx/sgemm.ptx (sgemm with 128x128 tiles, and scale)
 and ../ptx/sgemm64.ptx (sgemm64 with 64x64 tiles).
 
 Both SGEMM kernels share one design, spelled out here with two sets of
@@ -58,7 +58,8 @@ def kernel(c, w):
 	.param .u32 ldc,
 	.param .u32 trans,
 	.param .u32 kslice,
-	.param .u64 cstride,
+	.param .u64 w,
+	.param .u64 counts,
 	.param .u32 act,
 	.param .u64 y,
 	.param .u32 ldy
@@ -72,11 +73,11 @@ def kernel(c, w):
 	.reg .b32 %thr, %tx, %ty, %i0, %j0, %m, %n, %k, %lda, %ldb, %ldc, %trans, %act, %ldy;
 	.reg .b32 %ao, %ado, %ai, %adi, %asb, %ass, %acnt;
 	.reg .b32 %bo, %bdo, %bi, %bdi, %bsb, %bss, %bcnt;
-	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;" + chr(10) + chr(9) + ".reg .b64 %abase, %bbase;"}
+	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt, %nz;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;" + chr(10) + chr(9) + ".reg .b64 %abase, %bbase;"}
 	.reg .b32 %col<{c.q}>;
 	.reg .b32 %cnt<{c.q}>;
 	.reg .b64 %rd<8>;
-	.reg .b64 %pa, %pb, %pc, %py, %astep, %bstep, %cp, %yp;
+	.reg .b64 %pa, %pb, %pc, %py, %astep, %bstep, %cp, %yp, %pw, %wstride;
 	.reg .f32 %alpha, %beta;
 	.reg .f32 %la<4>;
 	.reg .f32 %lb<4>;
@@ -104,20 +105,15 @@ def kernel(c, w):
 	cvta.to.global.u64 %pc, %pc;{BASES}
 
 	// Block z of the grid computes the slice of k that starts at z*kslice
-	// (at most kslice long) into the matrix at c + z*cstride bytes: A and
-	// B start z*kslice steps along k, a row of A (or of B transposed) or a
-	// row further down (A transposed, B). Without a split z is 0 and
-	// kslice >= k.
+	// (at most kslice long): A and B start z*kslice steps along k, a row
+	// of A (or of B transposed) or a row further down (A transposed, B).
+	// Without a split z is 0 and kslice >= k.
 	ld.param.u32 %r1, [kslice];
 	mov.u32 %r2, %ctaid.z;
 	mul.lo.s32 %r3, %r2, %r1;
 	sub.s32 %k, %k, %r3;
 	min.s32 %k, %k, %r1;
 	max.s32 %k, %k, 0;
-	ld.param.u64 %rd1, [cstride];
-	cvt.u64.u32 %rd2, %r2;
-	mul.lo.s64 %rd1, %rd1, %rd2;
-	add.s64 %pc, %pc, %rd1;
 	and.b32 %r4, %trans, 1;
 	setp.ne.u32 %p1, %r4, 0;
 	selp.b32 %r5, %lda, 1, %p1;
@@ -225,7 +221,6 @@ B_TRANS:''')
         async_loop(c, w)
     else:
         sync_loop(c, w)
-    epilogue_setup(w)
     w('''	// Rows i0+ty*4+{0..3} (+64 for the second quadrant), column groups
 	// j0+tx*4 (+64) with %cnt<g> of their 4 columns inside C.
 	shl.b32 %r1, %tx, 2;
@@ -236,38 +231,154 @@ B_TRANS:''')
         w(f'''	sub.s32 %cnt{g}, %n, %col{g};
 	min.s32 %cnt{g}, %cnt{g}, 4;
 	max.s32 %cnt{g}, %cnt{g}, 0;''')
-    w('''	setp.eq.s32 %p1, %cnt0, 0;
-	@%p1 bra DONE;
-	shl.b32 %r1, %ty, 2;
+    w('''	shl.b32 %r1, %ty, 2;
 	add.s32 %row, %i0, %r1;''')
-    for qi in range(c.q):
+    split(c, w)
+    # After the split's sums, so that its predicates are not live there.
+    epilogue_setup(w)
+
+    def row_c(r2):
+        w(f'''	mul.wide.u32 %rd1, {r2}, %ldc;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %rd1, %pc, %rd1;
+	mul.wide.u32 %rd3, {r2}, %ldy;
+	shl.b64 %rd3, %rd3, 2;
+	add.s64 %rd3, %py, %rd3;''')
+
+    def store(r, g, lab):
+        w('\tadd.s64 %yp, %rd3, %rd2;')
+        for j in range(4):
+            w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
+        store_group(w, lab)
+    tile_walk(c, w, 'DONE', row_c, store, 'ST')
+    w('''DONE:
+	ret;
+}''')
+
+
+def tile_walk(c, w, skip, row, body, tag, quads=None):
+    """The walk of a thread's register tile over C's rows and column
+    groups, skipping those outside C (the rest of the walk, to skip, once a
+    row is past m): row(reg) sets %rd1 to the start of the row whose index
+    is in reg, then for each group inside C %cp points at its first
+    column, %cnt counts its columns inside C and body(r, g, lab) runs, lab
+    the group's label prefix. quads limits the walk to those row
+    quadrants."""
+    w(f'''	setp.eq.s32 %p1, %cnt0, 0;
+	@%p1 bra {skip};''')
+    for qi in range(c.q) if quads is None else quads:
         for i in range(4):
             r = qi * 4 + i
             w(f'''	// Row {r}.
 	add.s32 %r2, %row, {64 * qi + i};
 	setp.ge.u32 %p1, %r2, %m;
-	@%p1 bra DONE;
-	mul.wide.u32 %rd1, %r2, %ldc;
-	shl.b64 %rd1, %rd1, 2;
-	add.s64 %rd1, %pc, %rd1;
-	mul.wide.u32 %rd3, %r2, %ldy;
-	shl.b64 %rd3, %rd3, 2;
-	add.s64 %rd3, %py, %rd3;''')
+	@%p1 bra {skip};''')
+            row('%r2')
             for g in range(c.q):
-                lab = f'{r}{g}'
+                lab = f'{tag}{r}{g}'
                 w(f'''	mov.u32 %cnt, %cnt{g};
 	setp.eq.s32 %p1, %cnt, 0;
-	@%p1 bra ST{lab}_DONE;
+	@%p1 bra {lab}_DONE;
 	mul.wide.u32 %rd2, %col{g}, 4;
-	add.s64 %cp, %rd1, %rd2;
-	add.s64 %yp, %rd3, %rd2;''')
-                for j in range(4):
-                    w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
-                store_group(w, lab)
-                w(f'ST{lab}_DONE:')
-    w('''DONE:
-	ret;
-}''')
+	add.s64 %cp, %rd1, %rd2;''')
+                body(r, g, lab)
+                w(f'{lab}_DONE:')
+
+
+def split(c, w):
+    """The end of a block of a split product (nctaid.z > 1; otherwise it
+    goes on to FINAL): it stores alpha*acc, its slice's partial product, to
+    W_z (the m x n matrix at w + z*m*n floats, leading dimension n) and
+    counts itself in at its tile's counter; the last of the tile's blocks
+    to arrive sums W_0 + ... + W_{nz-1} in the order of z into acc, sets
+    alpha to 1 and goes on to FINAL, which stores C as without a split."""
+    w('''	// A split product: the partial product to W_z, then the tile's
+	// counter.
+	mov.u32 %nz, %nctaid.z;
+	setp.lt.u32 %p1, %nz, 2;
+	@%p1 bra FINAL;
+	ld.param.u64 %pw, [w];
+	cvta.to.global.u64 %pw, %pw;
+	mul.wide.u32 %wstride, %m, %n;
+	shl.b64 %wstride, %wstride, 2;
+	mov.u32 %r1, %ctaid.z;
+	cvt.u64.u32 %rd4, %r1;
+	mul.lo.s64 %rd4, %rd4, %wstride;
+	add.s64 %rd4, %pw, %rd4;''')
+
+    def row_w(r2):
+        w(f'''	mul.wide.u32 %rd1, {r2}, %n;
+	shl.b64 %rd1, %rd1, 2;
+	add.s64 %rd1, %rd4, %rd1;''')
+
+    def put(r, g, lab):
+        for j in range(4):
+            w(f'\tmul.f32 %v{j}, %acc{r * c.tm + g * 4 + j}, %alpha;')
+        group_preds(w)
+        store4(w, lab)
+    tile_walk(c, w, 'PARTS_DONE', row_w, put, 'PT')
+    # membar.gl is fence.sc.gpu; release and acquire suffice, where sm_70's
+    # fence.acq_rel is there.
+    FENCE = 'fence.acq_rel.gpu' if c.stages else 'membar.gl'
+    w(f'''PARTS_DONE:
+	// The partials reach the other blocks before the count (all threads
+	// fence, then the barrier, then thread 0 counts the block in:
+	// atom.inc wraps the counter back to 0 at the tile's last block, so
+	// that it is ready for the next split product). The last block fences
+	// again before it reads the other blocks' partials, from L2 (.cg).
+	{FENCE};
+	bar.sync 0;
+	// (%tid.x and the shared address again rather than %thr and %sm, which
+	// would then stay live through the k loop.)
+	mov.u32 %r1, %tid.x;
+	setp.ne.u32 %p1, %r1, 0;
+	@%p1 bra ARRIVED;
+	ld.param.u64 %rd5, [counts];
+	cvta.to.global.u64 %rd5, %rd5;
+	mov.u32 %r1, %ctaid.y;
+	mov.u32 %r2, %nctaid.x;
+	mov.u32 %r3, %ctaid.x;
+	mad.lo.s32 %r1, %r1, %r2, %r3;
+	mul.wide.u32 %rd6, %r1, 4;
+	add.s64 %rd5, %rd5, %rd6;
+	sub.s32 %r2, %nz, 1;
+	atom.global.inc.u32 %r3, [%rd5], %r2;
+	mov.u32 %r4, {c.name}_smem;
+	st.shared.u32 [%r4], %r3;
+ARRIVED:
+	bar.sync 0;
+	mov.u32 %r4, {c.name}_smem;
+	ld.shared.u32 %r3, [%r4];
+	sub.s32 %r2, %nz, 1;
+	setp.ne.u32 %p1, %r3, %r2;
+	@%p1 bra DONE;
+	{FENCE};
+	// The last block: acc = W_0 + W_1 + ... in the order of z, from -0
+	// (x + -0 is x for every x, -0 included).''')
+    for i in range(c.tm * c.tm):
+        w(f'\tmov.f32 %acc{i}, 0f80000000;')
+    # A pass over the slices for each quadrant of rows: all of a pass's
+    # loads are in flight together, and no more registers are needed than
+    # the k loop's.
+    for qi in range(c.q):
+        w(f'''	mov.u32 %t, 0;
+	mov.u64 %rd4, %pw;
+SUM{qi}:''')
+
+        def add(r, g, lab):
+            group_preds(w)
+            load4(w, '%cp', '%full', f'{lab}_L', '.cg')
+            for j in range(4):
+                a = f'%acc{r * c.tm + g * 4 + j}'
+                w(f'\tadd.rn.f32 {a}, {a}, %o{j};')
+        tile_walk(c, w, f'SUM{qi}_NEXT', row_w, add, f'SM{qi}_', [qi])
+        w(f'''SUM{qi}_NEXT:
+	add.s64 %rd4, %rd4, %wstride;
+	add.s32 %t, %t, 1;
+	setp.lt.u32 %p1, %t, %nz;
+	@%p1 bra SUM{qi};''')
+    w('''	mov.f32 %alpha, 0f3F800000;
+FINAL:''')
 
 
 def sync_loop(c, w):
@@ -504,21 +615,21 @@ def dtanh(w, v, yv, e):
 	mul.rn.f32 {v}, {v}, {e};''')
 
 
-def load4(w, ptr, full, lab):
+def load4(w, ptr, full, lab, cache=''):
     """Loads the up to 4 floats at ptr into %o0..3: a float4 when full,
     else %o0 and, as %q1..3 say, the others (zeros where not loaded, so
     that no register is read unset)."""
     w(f'''	@!{full} bra {lab}SCALAR;
-	ld.global.v4.f32 {{%o0, %o1, %o2, %o3}}, [{ptr}];
+	ld.global{cache}.v4.f32 {{%o0, %o1, %o2, %o3}}, [{ptr}];
 	bra {lab};
 {lab}SCALAR:
 	mov.f32 %o1, 0f00000000;
 	mov.f32 %o2, 0f00000000;
 	mov.f32 %o3, 0f00000000;
-	ld.global.f32 %o0, [{ptr}];
-	@%q1 ld.global.f32 %o1, [{ptr}+4];
-	@%q2 ld.global.f32 %o2, [{ptr}+8];
-	@%q3 ld.global.f32 %o3, [{ptr}+12];
+	ld.global{cache}.f32 %o0, [{ptr}];
+	@%q1 ld.global{cache}.f32 %o1, [{ptr}+4];
+	@%q2 ld.global{cache}.f32 %o2, [{ptr}+8];
+	@%q3 ld.global{cache}.f32 %o3, [{ptr}+12];
 {lab}:''')
 
 
@@ -526,192 +637,79 @@ def store_group(w, lab):
     """Finishes and stores up to 4 values %v0..3 of C at %cp (%cnt of them
     inside C; Y's at %yp): beta*C, then the activation or its gradient, as
     the uniform predicates say."""
-    w(f'''	cvt.u32.u64 %r6, %cp;
+    group_preds(w)
+    w(f'\t@!%hasbeta bra {lab}_ACT;')
+    load4(w, '%cp', '%full', f'{lab}_B')
+    for j in range(4):
+        w(f'\tfma.rn.f32 %v{j}, %beta, %o{j}, %v{j};')
+    w(f'''{lab}_ACT:
+	@!%isact bra {lab}_STORE;
+	@%grad bra {lab}_GRAD;
+	@%issig bra {lab}_SIG;
+	@%isrelu bra {lab}_RELU;
+	@!%istanh bra {lab}_STORE;''')
+    for j in range(4):
+        tanh(w, f'%v{j}', f'%e{j}', '%p5')
+    w(f'''	bra {lab}_STORE;
+{lab}_SIG:''')
+    for j in range(4):
+        sigmoid(w, f'%v{j}', f'%e{j}')
+    w(f'''	bra {lab}_STORE;
+{lab}_RELU:''')
+    for j in range(4):
+        relu(w, f'%v{j}', '%p5')
+    w(f'''	bra {lab}_STORE;
+{lab}_GRAD:
+	// Y's 4 values, then the derivative.
+	cvt.u32.u64 %r6, %yp;
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;
+	and.pred %yfull, %p2, %p3;''')
+    load4(w, '%yp', '%yfull', f'{lab}_Y')
+    w(f'''	@%issig bra {lab}_DSIG;
+	@%isrelu bra {lab}_DRELU;
+	@!%istanh bra {lab}_STORE;''')
+    for j in range(4):
+        dtanh(w, f'%v{j}', f'%o{j}', f'%e{j}')
+    w(f'''	bra {lab}_STORE;
+{lab}_DSIG:''')
+    for j in range(4):
+        dsigmoid(w, f'%v{j}', f'%o{j}', f'%e{j}')
+    w(f'''	bra {lab}_STORE;
+{lab}_DRELU:''')
+    for j in range(4):
+        drelu(w, f'%v{j}', f'%o{j}', '%p5')
+    w(f'{lab}_STORE:')
+    store4(w, lab)
+
+
+def group_preds(w):
+    """Sets %full (a float4 at %cp: all 4 columns inside C, 16-byte
+    aligned) and %q1..3 (columns 1..3 inside C) from %cp and %cnt."""
+    w('''	cvt.u32.u64 %r6, %cp;
 	and.b32 %r6, %r6, 15;
 	setp.eq.u32 %p2, %r6, 0;
 	setp.eq.s32 %p3, %cnt, 4;
 	and.pred %full, %p2, %p3;
 	setp.gt.s32 %q1, %cnt, 1;
 	setp.gt.s32 %q2, %cnt, 2;
-	setp.gt.s32 %q3, %cnt, 3;
-	@!%hasbeta bra ST{lab}_ACT;''')
-    load4(w, '%cp', '%full', f'ST{lab}_B')
-    for j in range(4):
-        w(f'\tfma.rn.f32 %v{j}, %beta, %o{j}, %v{j};')
-    w(f'''ST{lab}_ACT:
-	@!%isact bra ST{lab}_STORE;
-	@%grad bra ST{lab}_GRAD;
-	@%issig bra ST{lab}_SIG;
-	@%isrelu bra ST{lab}_RELU;
-	@!%istanh bra ST{lab}_STORE;''')
-    for j in range(4):
-        tanh(w, f'%v{j}', f'%e{j}', '%p5')
-    w(f'''	bra ST{lab}_STORE;
-ST{lab}_SIG:''')
-    for j in range(4):
-        sigmoid(w, f'%v{j}', f'%e{j}')
-    w(f'''	bra ST{lab}_STORE;
-ST{lab}_RELU:''')
-    for j in range(4):
-        relu(w, f'%v{j}', '%p5')
-    w(f'''	bra ST{lab}_STORE;
-ST{lab}_GRAD:
-	// Y's 4 values, then the derivative.
-	cvt.u32.u64 %r6, %yp;
-	and.b32 %r6, %r6, 15;
-	setp.eq.u32 %p2, %r6, 0;
-	and.pred %yfull, %p2, %p3;''')
-    load4(w, '%yp', '%yfull', f'ST{lab}_Y')
-    w(f'''	@%issig bra ST{lab}_DSIG;
-	@%isrelu bra ST{lab}_DRELU;
-	@!%istanh bra ST{lab}_STORE;''')
-    for j in range(4):
-        dtanh(w, f'%v{j}', f'%o{j}', f'%e{j}')
-    w(f'''	bra ST{lab}_STORE;
-ST{lab}_DSIG:''')
-    for j in range(4):
-        dsigmoid(w, f'%v{j}', f'%o{j}', f'%e{j}')
-    w(f'''	bra ST{lab}_STORE;
-ST{lab}_DRELU:''')
-    for j in range(4):
-        drelu(w, f'%v{j}', f'%o{j}', '%p5')
-    w(f'''ST{lab}_STORE:
-	@!%full bra ST{lab}_SSCALAR;
+	setp.gt.s32 %q3, %cnt, 3;''')
+
+
+def store4(w, lab):
+    """Stores %v0..3 at %cp as group_preds says, then goes to lab_DONE."""
+    w(f'''	@!%full bra {lab}_SSCALAR;
 	st.global.v4.f32 [%cp], {{%v0, %v1, %v2, %v3}};
-	bra ST{lab}_DONE;
-ST{lab}_SSCALAR:
+	bra {lab}_DONE;
+{lab}_SSCALAR:
 	st.global.f32 [%cp], %v0;
 	@%q1 st.global.f32 [%cp+4], %v1;
 	@%q2 st.global.f32 [%cp+8], %v2;
 	@%q3 st.global.f32 [%cp+12], %v3;''')
 
 
-def reduce_kernel(w):
-    w('''// sgemm_reduce finishes a product that sgemm or sgemm64 computed in
-// splits slices of k: v = W_0 + W_1 + ... + W_{splits-1} + beta*C, where
-// W_z is the m x n matrix at w + z*m*n floats (leading dimension n), summed
-// in the order of z so that the result does not depend on timing (beta ==
-// 0 writes C without reading it); then C = act(v), or v * act'(Y) when y
-// is not null, as in sgemm's epilogue.
-// Grid: (ceil(n/32), min(ceil(m/8), 65535)); block: (32, 8).
-.visible .entry sgemm_reduce(
-	.param .u64 c,
-	.param .u32 ldc,
-	.param .u64 w,
-	.param .u32 m,
-	.param .u32 n,
-	.param .u32 splits,
-	.param .f32 beta,
-	.param .u32 act,
-	.param .u64 y,
-	.param .u32 ldy
-)
-{
-	.reg .pred %p<8>;
-	.reg .pred %hasbeta, %grad, %issig, %isrelu, %istanh, %isact;
-	.reg .b32 %r<14>;
-	.reg .b32 %act, %ldy;
-	.reg .b64 %rd<10>;
-	.reg .b64 %py;
-	.reg .f32 %f<8>;
-	.reg .f32 %beta, %f_t;
-	.reg .f32 %g<4>;
-
-	ld.param.u64 %rd1, [c];
-	cvta.to.global.u64 %rd1, %rd1;
-	ld.param.u64 %rd5, [w];
-	cvta.to.global.u64 %rd5, %rd5;
-	ld.param.u32 %r1, [m];
-	ld.param.u32 %r2, [n];
-	ld.param.u32 %r3, [ldc];
-	ld.param.u32 %r10, [splits];
-	ld.param.f32 %beta, [beta];''')
-    epilogue_setup(w)
-    w('''	mul.wide.u32 %rd6, %r1, %r2;
-	shl.b64 %rd6, %rd6, 2;''')
-    grid_rows(w, 'REDUCE_ROW', 'REDUCE_DONE')
-    w('''	mul.wide.u32 %rd7, %r8, %r2;
-	add.s64 %rd7, %rd7, %rd2;
-	shl.b64 %rd7, %rd7, 2;
-	add.s64 %rd7, %rd5, %rd7;
-	ld.global.f32 %f2, [%rd7];
-	mov.u32 %r11, 1;
-	// Four slices a turn: their loads are in flight together (a split
-	// has up to about 4 slices per SM's block, 20 or more for a small C),
-	// and the adds keep the order of z.
-REDUCE_QUAD:
-	add.s32 %r12, %r11, 3;
-	setp.ge.u32 %p1, %r12, %r10;
-	@%p1 bra REDUCE_REST;
-	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %g0, [%rd7];
-	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %g1, [%rd7];
-	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %g2, [%rd7];
-	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %g3, [%rd7];
-	add.rn.f32 %f2, %f2, %g0;
-	add.rn.f32 %f2, %f2, %g1;
-	add.rn.f32 %f2, %f2, %g2;
-	add.rn.f32 %f2, %f2, %g3;
-	add.s32 %r11, %r11, 4;
-	bra REDUCE_QUAD;
-REDUCE_REST:
-	setp.ge.u32 %p1, %r11, %r10;
-	@%p1 bra REDUCE_STORE;
-	add.s64 %rd7, %rd7, %rd6;
-	ld.global.f32 %g0, [%rd7];
-	add.rn.f32 %f2, %f2, %g0;
-	add.s32 %r11, %r11, 1;
-	bra REDUCE_REST;
-REDUCE_STORE:
-	mul.wide.u32 %rd3, %r8, %r3;
-	add.s64 %rd3, %rd3, %rd2;
-	shl.b64 %rd3, %rd3, 2;
-	add.s64 %rd4, %rd1, %rd3;
-	@%hasbeta ld.global.f32 %f3, [%rd4];
-	@%hasbeta fma.rn.f32 %f2, %beta, %f3, %f2;
-	@!%isact bra REDUCE_PUT;
-	@%grad bra REDUCE_GRAD;
-	@%issig bra REDUCE_SIG;
-	@%isrelu bra REDUCE_RELU;
-	@!%istanh bra REDUCE_PUT;''')
-    tanh(w, '%f2', '%f5', '%p5')
-    w('''	bra REDUCE_PUT;
-REDUCE_SIG:''')
-    sigmoid(w, '%f2', '%f5')
-    w('''	bra REDUCE_PUT;
-REDUCE_RELU:''')
-    relu(w, '%f2', '%p5')
-    w('''	bra REDUCE_PUT;
-REDUCE_GRAD:
-	mul.wide.u32 %rd8, %r8, %ldy;
-	add.s64 %rd8, %rd8, %rd2;
-	shl.b64 %rd8, %rd8, 2;
-	add.s64 %rd8, %py, %rd8;
-	ld.global.f32 %f6, [%rd8];
-	@%issig bra REDUCE_DSIG;
-	@%isrelu bra REDUCE_DRELU;
-	@!%istanh bra REDUCE_PUT;''')
-    dtanh(w, '%f2', '%f6', '%f5')
-    w('''	bra REDUCE_PUT;
-REDUCE_DSIG:''')
-    dsigmoid(w, '%f2', '%f6', '%f5')
-    w('''	bra REDUCE_PUT;
-REDUCE_DRELU:''')
-    drelu(w, '%f2', '%f6', '%p5')
-    w('''REDUCE_PUT:
-	st.global.f32 [%rd4], %f2;
-	add.s32 %r8, %r8, %r9;
-	bra REDUCE_ROW;
-REDUCE_DONE:
-	ret;
-}''')
-
-
 def grid_rows(w, loop, done):
-    """The 2-D walk of scale and sgemm_reduce: column %r7 (threads at
+    """The 2-D walk of scale: column %r7 (threads at
     or past n, in %r2, go to done), its offset in %rd2, rows from %r8 in
     steps of %r9 while below m (%r1); loop heads each row."""
     w(f'''	mov.u32 %r4, %ctaid.x;
@@ -801,9 +799,13 @@ COMMON_DOC = '''//
 // A (m x k, NoTrans) and B (n x k, Trans), along m or n otherwise.
 //
 // Block z of the grid works on the slice of k from z*kslice (kslice >= k
-// without a split) and writes the C at c + z*cstride bytes: a split
-// product writes its partial products with act = 0, y = 0 and beta = 0,
-// and sgemm_reduce finishes it.
+// without a split). With more than one slice (a split product), each
+// block stores alpha times its partial product to W_z, the m x n matrix
+// at w + z*m*n floats (leading dimension n), and counts itself in at the
+// u32 counts[ctaid.y*nctaid.x + ctaid.x], which must be 0 at the launch;
+// the tile's last block to arrive sums W_0 + W_1 + ... in the order of z,
+// so that the result does not depend on timing, finishes C from that sum
+// as below, and leaves the counter at 0 again.
 //
 ''' + ACT_DOC + '''
 //
@@ -856,7 +858,7 @@ def async_cfg(c, min_blocks):
     return a
 
 
-module([BIG], [scale_kernel, reduce_kernel], 'ptx/sgemm.ptx')
+module([BIG], [scale_kernel], 'ptx/sgemm.ptx')
 module([SMALL], [], 'ptx/sgemm64.ptx')
-module([async_cfg(BIG, 1)], [scale_kernel, reduce_kernel], 'ptx/sm80/sgemm.ptx')
+module([async_cfg(BIG, 1)], [scale_kernel], 'ptx/sm80/sgemm.ptx')
 module([async_cfg(SMALL, 4)], [], 'ptx/sm80/sgemm64.ptx')

@@ -32,7 +32,7 @@ func TestLaunchSignatures(t *testing.T) {
 	big := buf(1 << 20)
 	add(sgemmLaunch(gemm.NoTrans, gemm.Trans, 30, 40, 50, 1, big, 50, big, 50, 0, big, 40))
 	add(sgemmLaunch(gemm.NoTrans, gemm.NoTrans, 30, 40, 0, 1, operand{}, 1, operand{}, 40, 2, big, 40))
-	add(sgemmPlan(sgemmLaunch(gemm.Trans, gemm.NoTrans, 30, 40, 500, 1, big, 30, big, 40, 0, big, 40), big, &Device{SMs: 132, Major: 9})...)
+	add(sgemmPlan(sgemmLaunch(gemm.Trans, gemm.NoTrans, 30, 40, 500, 1, big, 30, big, 40, 0, big, 40), big, &Device{SMs: 132, Major: 9}))
 	for act := Identity; act <= Softmax; act++ {
 		add(biasActLaunch(act, big, 10, 20, 20, buf(20)))
 		if act != Identity {

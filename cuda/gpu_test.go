@@ -179,7 +179,9 @@ func TestGPUSgemm(t *testing.T) {
 	if err := w.Fill(s, float32(math.NaN())); err != nil {
 		t.Fatal(err)
 	}
-	s.SetWorkspace(w)
+	if err := s.SetWorkspace(w); err != nil {
+		t.Fatal(err)
+	}
 	defer s.SetWorkspace(nil)
 	for _, x := range cases {
 		t.Run("workspace/"+name(x), func(t *testing.T) { runSgemmCase(t, c, s, x) })
@@ -690,7 +692,11 @@ func BenchmarkSgemm(b *testing.B) {
 			ldb = sh.k
 		}
 		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, c.Device().cc(), math.MaxInt)
-		w := must[*Buffer[float32]](b)(Alloc[float32](c, max(1, 4*auto.splits*sh.m*sh.n)))
+		counters := sgemmCounters(sms, c.Device().cc())
+		w := must[*Buffer[float32]](b)(Alloc[float32](c, counters+4*auto.splits*sh.m*sh.n))
+		if err := w.Fill(s, 0); err != nil {
+			b.Fatal(err)
+		}
 		variants := map[string]sgemmShape{"auto": auto}
 		for _, v := range []sgemmShape{
 			{ptx.Sgemm, 128, 1, sh.k}, {ptx.Sgemm64, 64, 1, sh.k},
@@ -718,19 +724,17 @@ func BenchmarkSgemm(b *testing.B) {
 			b.Run(sh.name+"/"+name, func(b *testing.B) {
 				oa, ob, oc, ow := opnd("", da), opnd("", db), opnd("", dc), opnd("", w)
 				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
-				ls := sgemmLaunches(l, v, ow)
+				l = sgemmLaunches(l, v, ow, counters)
 				run := func() {
-					for _, l := range ls {
-						var err error
-						if strings.HasSuffix(name, "/portable") {
-							f := must[*Function](b)(portable[l.kernel.Module].Function(l.kernel.Name))
-							err = s.Launch(f, l.grid, l.block, 0, l.args...)
-						} else {
-							err = l.run(s)
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
+					var err error
+					if strings.HasSuffix(name, "/portable") {
+						f := must[*Function](b)(portable[l.kernel.Module].Function(l.kernel.Name))
+						err = s.Launch(f, l.grid, l.block, 0, l.args...)
+					} else {
+						err = l.run(s)
+					}
+					if err != nil {
+						b.Fatal(err)
 					}
 				}
 				run() // warm up

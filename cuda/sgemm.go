@@ -60,11 +60,12 @@ func sameContext(op string, s *Stream, xs ...operand) {
 //
 // A product with fewer 128×128 tiles of C than the device has
 // multiprocessors runs on 64×64 tiles instead, and, when s has a workspace
-// (see Stream.SetWorkspace) and k is long, is split along k: slices of k
-// into partial products in the workspace, then one pass that sums them in
-// a fixed order, so that the result does not vary from run to run. How a
-// product is tiled and split, and so its rounding, depends on the device
-// and the workspace's length.
+// (see Stream.SetWorkspace) and k is long, is split along k: blocks work
+// on slices of k and write their partial products to the workspace, and
+// the last block of each tile to finish sums them in a fixed order, so
+// that the result does not vary from run to run. How a product is tiled
+// and split, and so its rounding, depends on the device and the
+// workspace's length.
 //
 // Sgemm panics, naming the argument, when an argument is invalid or a
 // buffer belongs to another context than s; it returns an error when the
@@ -117,12 +118,7 @@ func sgemm(op string, s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k 
 	if s.work != nil {
 		w = opnd(op+" (the stream's workspace)", s.work)
 	}
-	for _, l := range sgemmPlan(l, w, s.ctx.dev) {
-		if err := l.run(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sgemmPlan(l, w, s.ctx.dev).run(s)
 }
 
 // sgemmEpilogue checks act and Y (y.ok false: no Y) and returns the launch
@@ -160,9 +156,10 @@ func sgemmEpilogue(op string, l *launch, act Activation, m, n int, beta float32,
 const minKSlice = 64
 
 // Blocks of 256 threads that a multiprocessor holds at once (64K
-// registers, from sm_52 to sm_90), at least: sgemm needs 112 to 129
-// registers a thread (one block; two on sm_90), sgemm64 62 to 63 from
-// sm_80 on and 73 to 80 before. TestPTXAS keeps them there.
+// registers, from sm_52 to sm_90), at least: sgemm needs 122 to 132
+// registers a thread (one block; two with the sm80/ form's 128 or fewer),
+// sgemm64 63 in its sm80/ form and up to 80 before. TestPTXAS keeps them
+// there.
 const sgemmPerSM = 1
 
 // sgemm64PerSM returns how many sgemm64 blocks a multiprocessor of
@@ -186,13 +183,21 @@ type sgemmShape struct {
 	splits, kslice int
 }
 
+// sgemmCounters returns the number of words at the start of a workspace
+// that hold the tiles' counters of a split product on a device with sms
+// multiprocessors of compute capability cc: at least as many as a split
+// product has tiles (a split needs at least two blocks a tile in one
+// wave), rounded up to 256 bytes, where the partial products start.
+func sgemmCounters(sms, cc int) int {
+	return (sms*max(sgemmPerSM, sgemm64PerSM(cc)) + 63) &^ 63
+}
+
 // sgemmShapeFor returns how Sgemm runs an m×n×k product on a device with
 // sms multiprocessors of compute capability cc and a workspace of work
-// floats. sgemm runs it when
-// its tiles give every multiprocessor a block, sgemm64 otherwise; it is
-// split along k when the tiles leave room for more blocks in one wave,
-// into slices of at least minKSlice, as far as the partial products fit
-// the workspace.
+// floats. sgemm runs it when its tiles give every multiprocessor a block,
+// sgemm64 otherwise; it is split along k when the tiles leave room for
+// more blocks in one wave, into slices of at least minKSlice, as far as
+// the counters and the partial products fit the workspace.
 func sgemmShapeFor(m, n, k, sms, cc, work int) sgemmShape {
 	sh := sgemmShape{kernel: ptx.Sgemm, tile: ptx.SgemmTile, splits: 1, kslice: k}
 	if m <= 0 || n <= 0 {
@@ -203,7 +208,7 @@ func sgemmShapeFor(m, n, k, sms, cc, work int) sgemmShape {
 	if tiles(sh.tile) < sms {
 		sh.kernel, sh.tile, slots = ptx.Sgemm64, ptx.Sgemm64Tile, sms*sgemm64PerSM(cc)
 	}
-	splits := min(slots/tiles(sh.tile), k/minKSlice, work/m/n)
+	splits := min(slots/tiles(sh.tile), k/minKSlice, max(work-sgemmCounters(sms, cc), 0)/m/n)
 	if splits < 2 {
 		return sh
 	}
@@ -224,22 +229,19 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 	if sh.splits < 2 {
 		return 0
 	}
-	return sh.splits * m * n
+	return sgemmCounters(d.SMs, d.cc()) + sh.splits*m*n
 }
 
-// sgemmPlan returns the launches that run sgemm launch l on device d with
+// sgemmPlan returns the launch that runs sgemm launch l on device d with
 // the workspace w (w.ok false: none), as sgemmShapeFor decides for the
-// product l's arguments describe: l on the chosen tiles, or, split, l
-// writing alpha·(each slice's product) to the workspace with one block per
-// slice and tile, then sgemm_reduce, which sums them into C with beta·C
-// and applies l's epilogue.
-func sgemmPlan(l *launch, w operand, d *Device) []*launch {
+// product l's arguments describe.
+func sgemmPlan(l *launch, w operand, d *Device) *launch {
 	work := 0
 	if w.ok {
 		work = w.n
 	}
 	m, n, k := l.sgemmDims()
-	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w)
+	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w, sgemmCounters(d.SMs, d.cc()))
 }
 
 // sgemmDims returns the m, n and k of sgemm launch l, from its arguments.
@@ -248,46 +250,44 @@ func (l *launch) sgemmDims() (m, n, k int) {
 	return u(sgemmM), u(sgemmN), u(sgemmK)
 }
 
-// sgemmLaunches returns the launches that run sgemm launch l as sh says,
-// with the partial products of a split in w.
-func sgemmLaunches(l *launch, sh sgemmShape, w operand) []*launch {
+// sgemmLaunches returns the launch that runs sgemm launch l as sh says: a
+// split with the tiles' counters in the first counters words of w, and
+// the partial products after them.
+func sgemmLaunches(l *launch, sh sgemmShape, w operand, counters int) *launch {
 	m, n, _ := l.sgemmDims()
 	p := *l
 	t := uint32(sh.tile)
 	p.kernel = sh.kernel
 	p.grid = Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t, Z: 1}
 	if sh.splits < 2 {
-		return []*launch{&p}
+		return &p
+	}
+	if tiles := int(p.grid.X * p.grid.Y); tiles > counters || counters+sh.splits*m*n > w.n {
+		panic(fmt.Sprintf("cuda: internal error: a split of %d tiles × %d slices of %d×%d in a workspace of %d floats with %d counters", tiles, sh.splits, m, n, w.n, counters))
 	}
 	p.grid.Z = uint32(sh.splits)
 	p.args = slices.Clone(l.args)
-	p.args[sgemmBeta] = F32(0)
-	p.args[sgemmC] = Ptr(w.ptr)
-	p.args[sgemmLdc] = U32(uint32(n))
 	p.args[sgemmKSlice] = U32(uint32(sh.kslice))
-	p.args[sgemmCStride] = U64(4 * uint64(m) * uint64(n))
-	p.args[sgemmAct], p.args[sgemmY], p.args[sgemmLdy] = U32(0), U64(0), U32(0)
-	g, b := grid2D(m, n)
-	r := &launch{kernel: ptx.SgemmReduce, grid: g, block: b,
-		args: []Arg{l.args[sgemmC], l.args[sgemmLdc], Ptr(w.ptr), U32(uint32(m)), U32(uint32(n)), U32(uint32(sh.splits)), l.args[sgemmBeta],
-			l.args[sgemmAct], l.args[sgemmY], l.args[sgemmLdy]}}
-	return []*launch{&p, r}
+	p.args[sgemmW] = Ptr(w.ptr + DevicePtr(4*counters))
+	p.args[sgemmCounts] = Ptr(w.ptr)
+	return &p
 }
 
 // The positions of sgemm's arguments that a plan reads, or a split or an
 // epilogue changes.
 const (
-	sgemmM       = 0
-	sgemmN       = 1
-	sgemmK       = 2
-	sgemmBeta    = 8
-	sgemmC       = 9
-	sgemmLdc     = 10
-	sgemmKSlice  = 12
-	sgemmCStride = 13
-	sgemmAct     = 14
-	sgemmY       = 15
-	sgemmLdy     = 16
+	sgemmM      = 0
+	sgemmN      = 1
+	sgemmK      = 2
+	sgemmBeta   = 8
+	sgemmC      = 9
+	sgemmLdc    = 10
+	sgemmKSlice = 12
+	sgemmW      = 13
+	sgemmCounts = 14
+	sgemmAct    = 15
+	sgemmY      = 16
+	sgemmLdy    = 17
 )
 
 // sgemmArgs returns sgemm's arguments for an unsplit product with no
@@ -297,7 +297,7 @@ func sgemmArgs(m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ld
 		U32(uint32(m)), U32(uint32(n)), U32(uint32(k)), F32(alpha),
 		Ptr(a), U32(uint32(lda)), Ptr(b), U32(uint32(ldb)),
 		F32(beta), Ptr(c), U32(uint32(ldc)), U32(trans),
-		U32(uint32(k)), U64(0), U32(0), U64(0), U32(0),
+		U32(uint32(k)), U64(0), U64(0), U32(0), U64(0), U32(0),
 	}
 }
 

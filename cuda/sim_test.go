@@ -85,11 +85,10 @@ func TestSimSgemmLaunches(t *testing.T) {
 			l := sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc)
 			if small && l != nil && l.kernel == ptx.Sgemm {
 				// As Sgemm plans it on 16 SMs without a workspace: sgemm64.
-				ls := sgemmPlan(l, operand{}, &Device{SMs: 16, Major: 9})
-				if len(ls) != 1 || ls[0].kernel != ptx.Sgemm64 {
-					t.Fatalf("%+v: planned %d launches of %s", x, len(ls), ls[0].kernel.Name)
+				l = sgemmPlan(l, operand{}, &Device{SMs: 16, Major: 9})
+				if l.kernel != ptx.Sgemm64 || l.grid.Z != 1 {
+					t.Fatalf("%+v: planned %s in %d slices", x, l.kernel.Name, l.grid.Z)
 				}
-				l = ls[0]
 			}
 			d.run(l)
 			got := d.read(oc)

@@ -24,10 +24,10 @@ func TestSgemmShape(t *testing.T) {
 		{31, 10, 1500, 132, math.MaxInt, sgemmShape{small, 64, 21, 72}},    // small weight gradient: about k/64 slices
 		{1500, 200, 100, 132, math.MaxInt, sgemmShape{small, 64, 1, 100}},  // k too short
 		{4096, 4096, 4096, 132, math.MaxInt, sgemmShape{big, 128, 1, 4096}},
-		{1024, 1024, 4096, 32, math.MaxInt, sgemmShape{big, 128, 1, 4096}},   // a tile per SM already
-		{785, 200, 1500, 132, 4 * 785 * 200, sgemmShape{small, 64, 4, 376}},  // as many as the workspace holds
-		{785, 200, 1500, 132, 2*785*200 - 1, sgemmShape{small, 64, 1, 1500}}, // not two
-		{785, 200, 1500, 1, math.MaxInt, sgemmShape{big, 128, 1, 1500}},      // one SM
+		{1024, 1024, 4096, 32, math.MaxInt, sgemmShape{big, 128, 1, 4096}},         // a tile per SM already
+		{785, 200, 1500, 132, 576 + 4*785*200, sgemmShape{small, 64, 4, 376}},      // as many as the workspace holds
+		{785, 200, 1500, 132, 576 + 2*785*200 - 1, sgemmShape{small, 64, 1, 1500}}, // not two
+		{785, 200, 1500, 1, math.MaxInt, sgemmShape{big, 128, 1, 1500}},            // one SM
 		{0, 200, 1500, 132, 0, sgemmShape{big, 128, 1, 1500}},
 	} {
 		if got := sgemmShapeFor(x.m, x.n, x.k, x.sms, 90, x.work); got != x.want {
@@ -65,7 +65,7 @@ func TestSgemmShape(t *testing.T) {
 			}
 		case sh.kslice%8 != 0 || sh.kslice < minKSlice || (sh.splits-1)*sh.kslice >= k || sh.splits*sh.kslice < k:
 			t.Fatalf("%d×%d×%d: %d slices of %d do not cover k with none empty", m, n, k, sh.splits, sh.kslice)
-		case sh.splits*tiles(sh.tile) > slots || sh.splits*m*n > work:
+		case sh.splits*tiles(sh.tile) > slots || tiles(sh.tile) > sgemmCounters(sms, cc) || sgemmCounters(sms, cc)+sh.splits*m*n > work:
 			t.Fatalf("%d×%d×%d on %d SMs, work %d: %d slices of %d tiles", m, n, k, sms, work, sh.splits, tiles(sh.tile))
 		}
 	}
@@ -74,7 +74,8 @@ func TestSgemmShape(t *testing.T) {
 // TestSgemmSplitArgs checks the argument positions a split rewrites
 // against the kernel's parameter list.
 func TestSgemmSplitArgs(t *testing.T) {
-	for i, name := range map[int]string{sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc", sgemmKSlice: "kslice", sgemmCStride: "cstride"} {
+	for i, name := range map[int]string{sgemmM: "m", sgemmN: "n", sgemmK: "k", sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc",
+		sgemmKSlice: "kslice", sgemmW: "w", sgemmCounts: "counts", sgemmAct: "act", sgemmY: "y", sgemmLdy: "ldy"} {
 		if got := ptx.Sgemm.Params[i].Name; got != name {
 			t.Errorf("sgemm parameter %d is %s, want %s", i, got, name)
 		}
@@ -82,8 +83,10 @@ func TestSgemmSplitArgs(t *testing.T) {
 }
 
 // TestSimSgemmSplit runs split products, as Sgemm queues them, in the
-// simulator: every transpose pair, beta zero over NaN and not, the
-// workspace poisoned with NaN so that an unwritten partial shows.
+// simulator (whose blocks run in a different order each launch): every
+// transpose pair, beta zero over NaN and not, the partials' part of the
+// workspace poisoned with NaN so that an unwritten partial shows, and the
+// counters back at 0 after each product.
 func TestSimSgemmSplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	kernel := ptx.Sgemm64 // fewer 128×128 tiles than SMs
@@ -102,16 +105,18 @@ func TestSimSgemmSplit(t *testing.T) {
 				c[i] = float32(math.NaN())
 			}
 		}
-		w := make([]float32, 3*x.m*x.n+5)
-		for i := range w {
-			w[i] = float32(math.NaN())
+		dev := &Device{SMs: 16, Major: 9}
+		counters := sgemmCounters(dev.SMs, dev.cc())
+		w := make([]float32, counters+3*x.m*x.n+5)
+		for i := range w[counters:] {
+			w[counters+i] = float32(math.NaN())
 		}
 		oa, ob, oc, ow := d.buf(a), d.buf(b), d.buf(c), d.buf(w)
-		ls := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), ow, &Device{SMs: 16, Major: 9})
-		if len(ls) != 2 || ls[0].grid.Z != 3 || ls[0].kernel != kernel {
-			t.Fatalf("%+v: %d launches, want a split in 3", x, len(ls))
+		l := sgemmPlan(sgemmLaunch(x.tA, x.tB, x.m, x.n, x.k, x.alpha, oa, lda, ob, ldb, x.beta, oc, ldc), ow, dev)
+		if l.grid.Z != 3 || l.kernel != kernel {
+			t.Fatalf("%+v: %s in %d slices, want %s in 3", x, l.kernel.Name, l.grid.Z, kernel.Name)
 		}
-		d.run(ls...)
+		d.run(l)
 		got := d.read(oc)
 		bound := ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, c, ldc)
 		for i := range got {
@@ -119,8 +124,14 @@ func TestSimSgemmSplit(t *testing.T) {
 				t.Fatalf("%+v: C[%d] = %v, want %v", x, i, got[i], c[i])
 			}
 		}
-		if tail := d.read(ow)[3*x.m*x.n:]; !math.IsNaN(float64(tail[0])) {
+		ws := d.read(ow)
+		if tail := ws[counters+3*x.m*x.n:]; !math.IsNaN(float64(tail[0])) {
 			t.Fatalf("%+v: wrote past the partials", x)
+		}
+		for i, v := range ws[:counters] {
+			if v != 0 {
+				t.Fatalf("%+v: counter %d is %#x after the product, want 0", x, i, math.Float32bits(v))
+			}
 		}
 	}
 }
@@ -134,16 +145,23 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 	m, n, k := 40, 30, 300
 	a, b, cc := random(r, k*m, 1), random(r, k*n, 1), random(r, m*n, 1)
 	da, db := upload(t, c, a), upload(t, c, b)
+	counters := sgemmCounters(c.Device().SMs, c.Device().cc())
 	want := SgemmWorkspace(c.Device(), m, n, k)
-	if want != 4*m*n {
-		t.Fatalf("SgemmWorkspace = %d, want %d (4 slices)", want, 4*m*n)
+	if want != counters+4*m*n {
+		t.Fatalf("SgemmWorkspace = %d, want %d (%d counters, 4 slices)", want, counters+4*m*n, counters)
 	}
 	if got := SgemmWorkspace(c.Device(), 300, 300, 300); got != 0 {
 		t.Errorf("SgemmWorkspace for 9 tiles on 8 SMs = %d, want 0", got)
 	}
+	// NaN everywhere: SetWorkspace clears the counters.
 	w := must[*Buffer[float32]](t)(Alloc[float32](c, want))
 	defer w.Free()
-	s.SetWorkspace(w)
+	if err := w.Fill(s, float32(math.NaN())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetWorkspace(w); err != nil {
+		t.Fatal(err)
+	}
 	if s.Workspace() != w {
 		t.Fatal("Workspace does not return the workspace set")
 	}
@@ -167,12 +185,19 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 		}
 		prev = got
 	}
+	for i, v := range read(t, s, w)[:counters] {
+		if v != 0 {
+			t.Fatalf("counter %d is %#x after the products, want 0", i, math.Float32bits(v))
+		}
+	}
 	s.SetWorkspace(nil)
 	if s.Workspace() != nil {
 		t.Fatal("SetWorkspace(nil) kept the workspace")
 	}
 	w2 := must[*Buffer[float32]](t)(Alloc[float32](c, 1))
-	s.SetWorkspace(w2)
+	if err := s.SetWorkspace(w2); err != nil {
+		t.Fatal(err)
+	}
 	w2.Free()
 	dc := upload(t, c, cc)
 	mustPanic(t, "cuda: Sgemm (the stream's workspace) on a freed buffer", func() {

@@ -44,16 +44,32 @@ func (s *Stream) Context() *Context { return s.ctx }
 // splits only what gains from it, only as far as w holds the partials,
 // and never allocates; SgemmWorkspace tells how long w should be for a
 // product. Work queued on s uses w in turn, so one workspace serves all
-// the products of a stream, but not two streams at once. A graph
-// captured on s (Stream.Capture) keeps the workspace set at capture:
-// keep w alive, and its contents to the graph, while the graph is in use.
-// SetWorkspace panics if w belongs to another context than s.
-func (s *Stream) SetWorkspace(w *Buffer[float32]) {
-	if w != nil {
-		w.live("SetWorkspace")
-		s.check("SetWorkspace", w.ctx)
+// the products of a stream, but not two streams at once.
+//
+// The first words of w count the blocks of a split product as they
+// finish: SetWorkspace queues on s the clearing of them, and each split
+// product leaves them cleared. Do not write to w while it is set, nor
+// share it with another stream. A graph captured on s (Stream.Capture)
+// keeps the workspace set at capture: keep w alive, and its contents to
+// the graph, while the graph is in use.
+//
+// SetWorkspace panics if w belongs to another context than s; it returns
+// the driver's error if it cannot queue the clearing.
+func (s *Stream) SetWorkspace(w *Buffer[float32]) error {
+	if s == nil {
+		panic("cuda: SetWorkspace on a nil stream")
+	}
+	if w == nil {
+		s.work = nil
+		return nil
+	}
+	w.live("SetWorkspace")
+	s.check("SetWorkspace", w.ctx)
+	if err := w.Slice(0, min(w.n, sgemmCounters(s.ctx.dev.SMs, s.ctx.dev.cc()))).Fill(s, 0); err != nil {
+		return err
 	}
 	s.work = w
+	return nil
 }
 
 // Workspace returns the workspace set by SetWorkspace, or nil.

@@ -124,7 +124,9 @@ func newGPUNet(n *Network, ctx *cuda.Context, rows int) (g *gpuNet, err error) {
 		if err != nil {
 			return g, err
 		}
-		g.s.SetWorkspace(w)
+		if err := g.s.SetWorkspace(w); err != nil {
+			return g, err
+		}
 	}
 	return g, nil
 }

@@ -178,25 +178,22 @@ var (
 	// leading dimension ldy), with the arithmetic of BiasAct and ActGrad;
 	// trans has bit 0 set when A is transposed and bit 1 when B is. Grid
 	// (ceil(n/128), ceil(m/128), splits), block 256: block z works on the
-	// slice of k from z*kslice (kslice >= k without a split) and writes
-	// the C at c + z*cstride bytes.
+	// slice of k from z*kslice (kslice >= k without a split). With more
+	// than one slice, blocks store alpha times their partial products to
+	// W_z, the m×n matrix at w + z*m*n floats, and count themselves in at
+	// their tile's u32 in counts (ctaid.y*nctaid.x + ctaid.x, 0 at the
+	// launch and again after it); the last block of a tile sums W_0, W_1,
+	// … in the order of z and stores C from that sum.
 	Sgemm = kernel(SgemmModule, "sgemm",
 		p("m", U32), p("n", U32), p("k", U32), p("alpha", F32),
 		p("a", U64), p("lda", U32), p("b", U64), p("ldb", U32),
 		p("beta", F32), p("c", U64), p("ldc", U32), p("trans", U32),
-		p("kslice", U32), p("cstride", U64),
+		p("kslice", U32), p("w", U64), p("counts", U64),
 		p("act", U32), p("y", U64), p("ldy", U32))
 	// Scale sets C = beta*C, writing zeros when beta is 0. Grid
 	// (ceil(n/32), min(ceil(m/8), 65535)), block (32, 8).
 	Scale = kernel(SgemmModule, "scale",
 		p("c", U64), p("m", U32), p("n", U32), p("ldc", U32), p("beta", F32))
-	// SgemmReduce finishes a split product: v = W_0 + … + W_{splits−1} +
-	// beta*C, where W_z is the m×n matrix at w + z*m*n floats, summed in
-	// the order of z, then C = act(v) or v*act'(Y) as Sgemm stores. 2-D
-	// launch as Scale.
-	SgemmReduce = kernel(SgemmModule, "sgemm_reduce",
-		p("c", U64), p("ldc", U32), p("w", U64), p("m", U32), p("n", U32),
-		p("splits", U32), p("beta", F32), p("act", U32), p("y", U64), p("ldy", U32))
 
 	// Sgemm64 is Sgemm with 64×64 tiles of C: grid (ceil(n/64),
 	// ceil(m/64), splits), block 256, the same parameters.

@@ -148,7 +148,7 @@ var portableOps = map[string]bool{
 	"min": true, "max": true, "abs": true, "neg": true, "rcp": true, "sqrt": true,
 	"ex2": true, "lg2": true, "and": true, "or": true, "xor": true, "not": true,
 	"shl": true, "shr": true, "setp": true, "selp": true, "bra": true, "ret": true,
-	"bar": true, "shfl": true, "atom": true,
+	"bar": true, "shfl": true, "atom": true, "membar": true,
 }
 
 var (
@@ -193,7 +193,8 @@ func TestStatic(t *testing.T) {
 		ops := portableOps
 		if e.target != "sm_52" {
 			ops = maps.Clone(portableOps)
-			ops["cp"] = true // cp.async, sm_80
+			ops["cp"] = true    // cp.async, sm_80
+			ops["fence"] = true // fence.acq_rel, sm_70
 		}
 		checkBodies(t, m.File, lines, ops)
 	}

@@ -51,7 +51,7 @@ type gemmCase struct {
 	offC          int
 	alpha, beta   float32
 	poisonC       bool // fill C with NaN (with beta == 0)
-	kslice        int  // > 0: split k into slices this long, then sgemm_reduce
+	kslice        int  // > 0: split k into slices this long
 	tile          int  // 128 (sgemm) or 64 (sgemm64)
 	async         bool // the sm_80 form (sm80/)
 	wantVectorish bool
@@ -73,8 +73,10 @@ func (c gemmCase) String() string {
 }
 
 // simGemm launches case c's product on the operands at pa, pb and pc:
-// sgemm or sgemm64, and sgemm_reduce after it when c.kslice splits k, with
-// the epilogue act, y, ldy.
+// sgemm or sgemm64, with the epilogue act, y, ldy, and, when c.kslice
+// splits k, a workspace: the tiles' counters, then the partial products
+// (NaN, so that one left unwritten shows; misaligned when there is an odd
+// number of tiles).
 func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uint64, lda int, pb uint64, ldb int, pc uint64, ldc int, act int, py uint64, ldy int) {
 	t.Helper()
 	mod, name := mods.kernel(c)
@@ -90,31 +92,30 @@ func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uin
 		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
 			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
-			uint64(c.k), 0, uint64(act), py, uint64(ldy))
+			uint64(c.k), 0, 0, uint64(act), py, uint64(ldy))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	// The partials go to a NaN-filled workspace, so that one left
-	// unwritten shows in C.
 	grid.Z = (c.k + c.kslice - 1) / c.kslice
-	w := make([]float32, grid.Z*c.m*c.n)
-	for i := range w {
-		w[i] = nan()
+	tiles := grid.X * grid.Y
+	w := make([]float32, tiles+grid.Z*c.m*c.n)
+	for i := range w[tiles:] {
+		w[tiles+i] = nan()
 	}
 	pw := alloc(mem, w, 0)
 	err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
-		pa, uint64(lda), pb, uint64(ldb), 0, pw, uint64(c.n), trans,
-		uint64(c.kslice), uint64(4*c.m*c.n), 0, 0, 0)
+		pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
+		uint64(c.kslice), pw+uint64(4*tiles), pw, uint64(act), py, uint64(ldy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = mods.portable[0].Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: (c.n + 31) / 32, Y: min((c.m+7)/8, 3)}, ptxsim.Dim3{X: 32, Y: 8},
-		pc, uint64(ldc), pw, uint64(c.m), uint64(c.n), uint64(grid.Z), ptxsim.F32(c.beta), uint64(act), py, uint64(ldy))
-	if err != nil {
-		t.Fatal(err)
+	for i, v := range mem.Float32s(pw, tiles) {
+		if v != 0 {
+			t.Fatalf("counter %d is %#x after the launch, want 0", i, math.Float32bits(v))
+		}
 	}
 }
 
@@ -234,9 +235,8 @@ func TestSimSgemm(t *testing.T) {
 	runGemmCases(t, cases)
 }
 
-// TestSimSgemmSplit runs products split along k: sgemm with a grid of
-// several slices into a workspace, then sgemm_reduce (whose grid has
-// fewer rows of blocks than C has rows of 8, so that it loops).
+// TestSimSgemmSplit runs products split along k: a grid of several slices
+// whose partial products the last block of each tile sums.
 func TestSimSgemmSplit(t *testing.T) {
 	var cases []gemmCase
 	for _, tA := range []bool{false, true} {
@@ -292,8 +292,8 @@ func TestSimScale(t *testing.T) {
 	}
 }
 
-// TestSimSgemmEpilogue checks the fused epilogues of sgemm, sgemm64 and
-// sgemm_reduce against the unfused launches: the product into C, then
+// TestSimSgemmEpilogue checks the fused epilogues of sgemm and sgemm64,
+// split or not, against the unfused launches: the product into C, then
 // bias_act (act(C), no bias) or act_grad (C·act'(Y)). They must give the
 // same bits (but for the sign of a zero, which bias_act's +0 bias
 // changes), for every activation, with and without a split, beta zero
@@ -371,28 +371,39 @@ func runEpilogueCase(t *testing.T, mods gemmMods, elem *ptxsim.Module, c gemmCas
 	}
 }
 
-// TestSimSgemmReduceOrder checks that sgemm_reduce adds the slices in the
-// order of z, one after the other in float32: partials chosen so that
-// any other order gives another sum.
-func TestSimSgemmReduceOrder(t *testing.T) {
-	mod := simModule(t, ptx.SgemmModule)
+// TestSimSgemmSplitOrder checks that a split product's slices are added
+// in the order of z, one after the other in float32, whichever block
+// comes last (the simulator draws a new order of blocks each launch):
+// partials chosen so that any other order gives another sum. Slice z of
+// the 1×1×(8·slices) product has one non-zero term, W_z·1.
+func TestSimSgemmSplitOrder(t *testing.T) {
+	mods := gemmModules(t)
 	for _, w := range [][]float32{
 		{1e8, 1, -1e8, 1, 3, 0.5},           // in order: 4.5; (1e8 − 1e8) first: 5.5
-		{1e8, 1, 1, 1, 1, -1e8, 2, 0.25, 4}, // four at a time, then one
+		{1e8, 1, 1, 1, 1, -1e8, 2, 0.25, 4}, // 8.25 in order
 	} {
 		want := float32(0)
 		for _, v := range w {
 			want += v
 		}
-		mem := ptxsim.NewMemory()
-		pw, pc := alloc(mem, w, 0), alloc(mem, []float32{nan()}, 0)
-		err := mod.Launch(mem, "sgemm_reduce", ptxsim.Dim3{X: 1, Y: 1}, ptxsim.Dim3{X: 32, Y: 8},
-			pc, 1, pw, 1, 1, uint64(len(w)), 0, 0, 0, 0)
-		if err != nil {
-			t.Fatal(err)
+		k := 8 * len(w)
+		a, b := make([]float32, k), make([]float32, k)
+		for z, v := range w {
+			a[8*z+3] = v
 		}
-		if got := mem.Float32s(pc, 1)[0]; got != want {
-			t.Errorf("slices %v: sum %v, want %v (in order)", w, got, want)
+		for i := range b {
+			b[i] = 1
+		}
+		for _, kern := range gemmKernels {
+			for range 3 {
+				mem := ptxsim.NewMemory()
+				pa, pb, pc := alloc(mem, a, 0), alloc(mem, b, 0), alloc(mem, []float32{nan()}, 0)
+				c := gemmCase{m: 1, n: 1, k: k, alpha: 1, kslice: 8, tile: kern.tile, async: kern.async}
+				simGemm(t, mods, mem, c, pa, k, pb, 1, pc, 1, 0, 0, 0)
+				if got := mem.Float32s(pc, 1)[0]; got != want {
+					t.Errorf("%v: slices %v: sum %v, want %v (in order)", c, w, got, want)
+				}
+			}
 		}
 	}
 }
