@@ -242,11 +242,10 @@ func BenchmarkCPUEpoch(b *testing.B) {
 	})
 }
 
-// benchEpoch trains the 784-200-100-50-30-10 sigmoid network (the MNIST
-// experiment's) with RMSprop at batch 1500 on 60000 synthetic samples for
-// 3 epochs, and reports the training time of the last two: seconds an
-// epoch and samples a second.
-func benchEpoch(b *testing.B, train func(*Network, *Dataset, TrainConfig) error) {
+// epochNet returns the network and data of the epoch benchmarks: the
+// MNIST experiment's 784-200-100-50-30-10 sigmoid network (seed 1) and
+// 60000 synthetic samples (3000 with -short).
+func epochNet(b *testing.B) (*Network, *Dataset) {
 	data := blobs(5, 60000, 784, 10, 1)
 	if testing.Short() {
 		data = data.Slice(0, 3000)
@@ -256,6 +255,14 @@ func benchEpoch(b *testing.B, train func(*Network, *Dataset, TrainConfig) error)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return n, data
+}
+
+// benchEpoch trains epochNet's network with RMSprop at batch 1500 for 3
+// epochs, and reports the training time of the last two: seconds an
+// epoch and samples a second.
+func benchEpoch(b *testing.B, train func(*Network, *Dataset, TrainConfig) error) {
+	n, data := epochNet(b)
 	var t time.Duration
 	cfg := TrainConfig{Epochs: 3, BatchSize: 1500, Seed: 1, Optimizer: NewRMSprop(),
 		OnEpoch: func(s EpochStats) {
@@ -271,4 +278,102 @@ func benchEpoch(b *testing.B, train func(*Network, *Dataset, TrainConfig) error)
 	}
 	b.ReportMetric(t.Seconds()/float64(2*b.N), "s/epoch")
 	b.ReportMetric(float64(2*b.N*data.Len())/t.Seconds(), "samples/s")
+}
+
+// BenchmarkGPUStep breaks down a step of BenchmarkGPUEpoch's training at
+// batch 1500: each phase's device time (events between its launches),
+// then the whole step as separate launches and as one replay of the
+// captured graph, in µs a step. Where an epoch's time goes, and what the
+// graph saves.
+func BenchmarkGPUStep(b *testing.B) {
+	ctx := testGPU(b)
+	n, data := epochNet(b)
+	const rows = 1500
+	g, err := newGPUNet(n, ctx, rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.free()
+	if g.opt, err = newGPUOptimizer(g, NewRMSprop()); err != nil {
+		b.Fatal(err)
+	}
+	d, err := g.upload(data, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx, err := gpuAlloc[uint32](g, rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	perm := make([]uint32, rows)
+	for i := range perm {
+		perm[i] = uint32((i * 7919) % data.Len())
+	}
+	if err := idx.CopyFromHost(perm); err != nil {
+		b.Fatal(err)
+	}
+	events := make([]*cuda.Event, 6)
+	for i := range events {
+		if events[i], err = ctx.NewEvent(); err != nil {
+			b.Fatal(err)
+		}
+		defer events[i].Destroy()
+	}
+	check := func(b *testing.B, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := func(b *testing.B, i, j int) time.Duration {
+		d, err := cuda.Elapsed(events[i], events[j])
+		check(b, err)
+		return d
+	}
+	phases := []struct {
+		name string
+		run  func() error
+	}{
+		{"gather", func() error { return g.gather(d, idx, rows) }},
+		{"forward", func() error { return g.forward(rows) }},
+		{"loss", func() error { return g.loss(rows, true) }},
+		{"backward", func() error { return g.backward(rows) }},
+		{"update", func() error { return g.opt.update(g.s, g.params, g.grads) }},
+	}
+	b.Run("phases", func(b *testing.B) {
+		sums := make([]time.Duration, len(phases))
+		for b.Loop() {
+			check(b, events[0].Record(g.s))
+			for i, p := range phases {
+				check(b, p.run())
+				check(b, events[i+1].Record(g.s))
+			}
+			check(b, events[len(phases)].Sync())
+			for i := range phases {
+				sums[i] += elapsed(b, i, i+1)
+			}
+		}
+		for i, p := range phases {
+			b.ReportMetric(sums[i].Seconds()*1e6/float64(b.N), p.name+"-µs")
+		}
+	})
+	// timeSteps reports the device time of b.N steps queued back to back.
+	timeSteps := func(b *testing.B, step func() error) {
+		check(b, step()) // warm up
+		check(b, events[0].Record(g.s))
+		for b.Loop() {
+			check(b, step())
+		}
+		check(b, events[1].Record(g.s))
+		check(b, events[1].Sync())
+		b.ReportMetric(elapsed(b, 0, 1).Seconds()*1e6/float64(b.N), "µs/step")
+	}
+	b.Run("launches", func(b *testing.B) {
+		timeSteps(b, func() error { return g.step(d, idx, rows) })
+	})
+	b.Run("graph", func(b *testing.B) {
+		graph, err := g.s.Capture(func() error { return g.step(d, idx, rows) })
+		check(b, err)
+		defer graph.Destroy()
+		timeSteps(b, func() error { return graph.Launch(g.s) })
+	})
 }
