@@ -321,12 +321,15 @@ def split(c, w):
     # fence.acq_rel is there.
     FENCE = 'fence.acq_rel.gpu' if c.stages else 'membar.gl'
     w(f'''PARTS_DONE:
-	// The partials reach the other blocks before the count (all threads
-	// fence, then the barrier, then thread 0 counts the block in:
-	// atom.inc wraps the counter back to 0 at the tile's last block, so
-	// that it is ready for the next split product). The last block fences
-	// again before it reads the other blocks' partials, from L2 (.cg).
-	{FENCE};
+	// Thread 0 counts the block in at its tile's counter, between two
+	// fences, after a barrier: the barrier orders the block's stores of
+	// its partials before thread 0's first fence, which with the atomic
+	// makes them visible to the block that sees the count complete
+	// (release); in that block, thread 0's second fence after the atomic,
+	// then the barrier, order its loads after the other blocks' stores
+	// (acquire). atom.inc wraps the counter back to 0 at the tile's last
+	// block, ready for the next split product. The loads go to L2 (.cg).
+	// This is the grid synchronisation of CUDA's cooperative groups.
 	bar.sync 0;
 	// (%tid.x and the shared address again rather than %thr and %sm, which
 	// would then stay live through the k loop.)
@@ -342,7 +345,9 @@ def split(c, w):
 	mul.wide.u32 %rd6, %r1, 4;
 	add.s64 %rd5, %rd5, %rd6;
 	sub.s32 %r2, %nz, 1;
+	{FENCE};
 	atom.global.inc.u32 %r3, [%rd5], %r2;
+	{FENCE};
 	mov.u32 %r4, {c.name}_smem;
 	st.shared.u32 [%r4], %r3;
 ARRIVED:
@@ -352,14 +357,12 @@ ARRIVED:
 	sub.s32 %r2, %nz, 1;
 	setp.ne.u32 %p1, %r3, %r2;
 	@%p1 bra DONE;
-	{FENCE};
 	// The last block: acc = W_0 + W_1 + ... in the order of z, from -0
 	// (x + -0 is x for every x, -0 included).''')
     for i in range(c.tm * c.tm):
         w(f'\tmov.f32 %acc{i}, 0f80000000;')
-    # A pass over the slices for each quadrant of rows: all of a pass's
-    # loads are in flight together, and no more registers are needed than
-    # the k loop's.
+    # A pass over the slices for each quadrant of rows: a pass's loads are
+    # in flight together, with fewer registers than all of them would need.
     for qi in range(c.q):
         w(f'''	mov.u32 %t, 0;
 	mov.u64 %rd4, %pw;

@@ -646,6 +646,73 @@ func TestGPUGoroutines(t *testing.T) {
 	wg.Wait()
 }
 
+// benchSgemmShapes are BenchmarkSgemm's products: 4096³ (the issue's
+// target), and the products of the MNIST training step at batch 1500.
+var benchSgemmShapes = []struct {
+	name    string
+	tA, tB  gemm.Transpose
+	m, n, k int
+}{
+	{"NN/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.NoTrans, 4096, 4096, 4096},
+	{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
+	{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
+	{"NN/m=1024/n=1024/k=1024", gemm.NoTrans, gemm.NoTrans, 1024, 1024, 1024},
+	{"NN/m=1500/n=200/k=784", gemm.NoTrans, gemm.NoTrans, 1500, 200, 784},
+	{"TN/m=785/n=200/k=1500", gemm.Trans, gemm.NoTrans, 785, 200, 1500},
+	{"NT/m=1500/n=200/k=100", gemm.NoTrans, gemm.Trans, 1500, 200, 100},
+	{"TN/m=201/n=100/k=1500", gemm.Trans, gemm.NoTrans, 201, 100, 1500},
+	{"NN/m=1500/n=50/k=101", gemm.NoTrans, gemm.NoTrans, 1500, 50, 101},
+	{"TN/m=31/n=10/k=1500", gemm.Trans, gemm.NoTrans, 31, 10, 1500},
+}
+
+// benchSgemmVariants returns Sgemm's shape for an m×n×k product on sms
+// multiprocessors of compute capability cc, the forced variants beside it
+// (by name), and the workspace they all need: its counters (one for each
+// 64×64 tile, as forced splits may split more tiles than Sgemm would) and
+// its length (the partials of up to 4·auto.splits slices after them).
+func benchSgemmVariants(m, n, k, sms, cc int) (auto sgemmShape, variants map[string]sgemmShape, counters, wlen int) {
+	auto = sgemmShapeFor(m, n, k, sms, cc, math.MaxInt)
+	counters = max(sgemmCounters(sms, cc), ((m+63)/64*((n+63)/64)+63)&^63)
+	wlen = counters + 4*max(1, auto.splits)*m*n
+	variants = map[string]sgemmShape{"auto": auto}
+	for _, v := range []sgemmShape{
+		{ptx.Sgemm, 128, 1, k}, {ptx.Sgemm64, 64, 1, k},
+		{ptx.Sgemm64, 64, auto.splits / 2, 0}, {ptx.Sgemm64, 64, 2 * auto.splits, 0},
+	} {
+		if v.splits < 1 {
+			continue
+		}
+		if v.splits > 1 {
+			v.kslice = ((k+v.splits-1)/v.splits + 7) &^ 7
+			v.splits = (k + v.kslice - 1) / v.kslice
+		}
+		if v != auto {
+			variants[fmt.Sprintf("tile=%d/splits=%d", v.tile, v.splits)] = v
+		}
+	}
+	return auto, variants, counters, wlen
+}
+
+// TestBenchSgemmVariants plans every launch of BenchmarkSgemm, without a
+// GPU, on the devices it may meet, so that the benchmark cannot fail on
+// its plan where it runs for the first time.
+func TestBenchSgemmVariants(t *testing.T) {
+	for _, d := range []struct{ sms, cc int }{{132, 90}, {108, 80}, {80, 70}, {84, 86}, {16, 52}} {
+		for _, sh := range benchSgemmShapes {
+			_, variants, counters, wlen := benchSgemmVariants(sh.m, sh.n, sh.k, d.sms, d.cc)
+			w := operand{ptr: 1 << 20, n: wlen, ok: true}
+			big := operand{ptr: 1 << 40, n: 1 << 30, ok: true}
+			l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, big, max(sh.k, sh.m), big, max(sh.k, sh.n), 0, big, sh.n)
+			for name, v := range variants {
+				p := sgemmLaunches(l, v, w, counters) // panics if the workspace is short
+				if p.kernel != v.kernel || int(p.grid.Z) != v.splits {
+					t.Errorf("%d SMs, cc %d, %s/%s: %s in %d slices", d.sms, d.cc, sh.name, name, p.kernel.Name, p.grid.Z)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkSgemm reports GFLOP/s measured with events, for square sizes
 // and the largest products of an MNIST training step at batch 1500.
 // "auto" is Sgemm with a workspace, as the mlp backend runs it; the other
@@ -664,22 +731,7 @@ func BenchmarkSgemm(b *testing.B) {
 			portable[pm] = m
 		}
 	}
-	for _, sh := range []struct {
-		name    string
-		tA, tB  gemm.Transpose
-		m, n, k int
-	}{
-		{"NN/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.NoTrans, 4096, 4096, 4096},
-		{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
-		{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
-		{"NN/m=1024/n=1024/k=1024", gemm.NoTrans, gemm.NoTrans, 1024, 1024, 1024},
-		{"NN/m=1500/n=200/k=784", gemm.NoTrans, gemm.NoTrans, 1500, 200, 784},
-		{"TN/m=785/n=200/k=1500", gemm.Trans, gemm.NoTrans, 785, 200, 1500},
-		{"NT/m=1500/n=200/k=100", gemm.NoTrans, gemm.Trans, 1500, 200, 100},
-		{"TN/m=201/n=100/k=1500", gemm.Trans, gemm.NoTrans, 201, 100, 1500},
-		{"NN/m=1500/n=50/k=101", gemm.NoTrans, gemm.NoTrans, 1500, 50, 101},
-		{"TN/m=31/n=10/k=1500", gemm.Trans, gemm.NoTrans, 31, 10, 1500},
-	} {
+	for _, sh := range benchSgemmShapes {
 		r := rand.New(rand.NewPCG(5, 5))
 		da := upload(b, c, random(r, sh.m*sh.k, 1))
 		db := upload(b, c, random(r, sh.k*sh.n, 1))
@@ -691,27 +743,10 @@ func BenchmarkSgemm(b *testing.B) {
 		if sh.tB == gemm.Trans {
 			ldb = sh.k
 		}
-		auto := sgemmShapeFor(sh.m, sh.n, sh.k, sms, c.Device().cc(), math.MaxInt)
-		counters := sgemmCounters(sms, c.Device().cc())
-		w := must[*Buffer[float32]](b)(Alloc[float32](c, counters+4*auto.splits*sh.m*sh.n))
+		auto, variants, counters, wlen := benchSgemmVariants(sh.m, sh.n, sh.k, sms, c.Device().cc())
+		w := must[*Buffer[float32]](b)(Alloc[float32](c, wlen))
 		if err := w.Fill(s, 0); err != nil {
 			b.Fatal(err)
-		}
-		variants := map[string]sgemmShape{"auto": auto}
-		for _, v := range []sgemmShape{
-			{ptx.Sgemm, 128, 1, sh.k}, {ptx.Sgemm64, 64, 1, sh.k},
-			{ptx.Sgemm64, 64, auto.splits / 2, 0}, {ptx.Sgemm64, 64, 2 * auto.splits, 0},
-		} {
-			if v.splits < 1 {
-				continue
-			}
-			if v.splits > 1 {
-				v.kslice = ((sh.k+v.splits-1)/v.splits + 7) &^ 7
-				v.splits = (sh.k + v.kslice - 1) / v.kslice
-			}
-			if v != auto {
-				variants[fmt.Sprintf("tile=%d/splits=%d", v.tile, v.splits)] = v
-			}
 		}
 		names := slices.Sorted(maps.Keys(variants))
 		if portable != nil {

@@ -190,6 +190,9 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 			t.Fatalf("counter %d is %#x after the products, want 0", i, math.Float32bits(v))
 		}
 	}
+	mustPanic(t, "cuda: SetWorkspace while the stream captures a graph; set the workspace before Stream.Capture", func() {
+		s.Capture(func() error { return s.SetWorkspace(w) })
+	})
 	s.SetWorkspace(nil)
 	if s.Workspace() != nil {
 		t.Fatal("SetWorkspace(nil) kept the workspace")

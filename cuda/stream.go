@@ -15,9 +15,10 @@ const (
 // Stream is a queue of device work (CUstream). Work on one stream runs in
 // order; work on different streams may overlap.
 type Stream struct {
-	ctx  *Context
-	h    uintptr
-	work *Buffer[float32] // Sgemm's workspace, or nil
+	ctx       *Context
+	h         uintptr
+	work      *Buffer[float32] // Sgemm's workspace, or nil
+	capturing bool             // in Capture's record
 }
 
 // NewStream creates a stream. It synchronises with the legacy default
@@ -53,11 +54,15 @@ func (s *Stream) Context() *Context { return s.ctx }
 // keeps the workspace set at capture: keep w alive, and its contents to
 // the graph, while the graph is in use.
 //
-// SetWorkspace panics if w belongs to another context than s; it returns
+// SetWorkspace panics if w belongs to another context than s, or if s is
+// capturing a graph (the clearing would be recorded, not run); it returns
 // the driver's error if it cannot queue the clearing.
 func (s *Stream) SetWorkspace(w *Buffer[float32]) error {
 	if s == nil {
 		panic("cuda: SetWorkspace on a nil stream")
+	}
+	if s.capturing {
+		panic("cuda: SetWorkspace while the stream captures a graph; set the workspace before Stream.Capture")
 	}
 	if w == nil {
 		s.work = nil
@@ -210,6 +215,12 @@ type Graph struct {
 // the same way.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
+	rec := record
+	record = func() error {
+		s.capturing = true
+		defer func() { s.capturing = false }()
+		return rec()
+	}
 	if c.sim != nil {
 		s.check("Stream.Capture", c)
 		return c.sim.capture(s, record)

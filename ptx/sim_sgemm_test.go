@@ -395,8 +395,8 @@ func TestSimSgemmSplitOrder(t *testing.T) {
 			b[i] = 1
 		}
 		for _, kern := range gemmKernels {
+			mem := ptxsim.NewMemory() // its launches run the blocks in different orders
 			for range 3 {
-				mem := ptxsim.NewMemory()
 				pa, pb, pc := alloc(mem, a, 0), alloc(mem, b, 0), alloc(mem, []float32{nan()}, 0)
 				c := gemmCase{m: 1, n: 1, k: k, alpha: 1, kslice: 8, tile: kern.tile, async: kern.async}
 				simGemm(t, mods, mem, c, pa, k, pb, 1, pc, 1, 0, 0, 0)

@@ -121,10 +121,10 @@ type thread struct {
 	tid   [3]int
 	idx   int
 	async asyncState
-	// The global words written since the thread's last fence, and the
-	// barrier epoch of that fence (-1: none yet).
-	pending    []uint64
-	fenceEpoch int32
+	// The release and acquire of global writes between blocks: see
+	// global.go.
+	written, published []uint64
+	atomic, acquired   bool
 }
 
 type word struct {
@@ -146,6 +146,10 @@ type block struct {
 	threads []thread
 	steps   *int
 	writes  map[uint64]globalWrite // the launch's, shared by its blocks
+	// Global words written before the last barrier and not published
+	// since, and the epoch in which a thread acquired (-1: none).
+	written       []uint64
+	acquiredEpoch int32
 }
 
 // Launch runs kernel name over grid×block threads with the given
@@ -169,7 +173,7 @@ func (m *Module) Launch(mem *Memory, name string, grid, blk Dim3, args ...uint64
 	// GPU does not keep) fails in some launch.
 	mem.launches++
 	nb := grid.X * grid.Y * grid.Z
-	order := rand.New(rand.NewPCG(mem.launches, uint64(nb))).Perm(nb)
+	order := rand.New(rand.NewPCG(mem.launches, uint64(nb)<<32^mem.next)).Perm(nb)
 	steps := 0
 	writes := map[uint64]globalWrite{}
 	for _, i := range order {
@@ -183,6 +187,8 @@ func (m *Module) Launch(mem *Memory, name string, grid, blk Dim3, args ...uint64
 			words:  make([]word, (m.sharedSize+3)/4),
 			steps:  &steps,
 			writes: writes,
+
+			acquiredEpoch: -1,
 		}
 		for i := range b.words {
 			b.words[i] = word{-1, -1, -1, -1, 0}
@@ -202,7 +208,6 @@ func (b *block) run() error {
 		t.regs = make([]uint64, b.f.nregs)
 		t.def = make([]bool, b.f.nregs)
 		t.idx = i
-		t.fenceEpoch = -1
 		t.tid = [3]int{i % b.ntid[0], i / b.ntid[0] % b.ntid[1], i / (b.ntid[0] * b.ntid[1])}
 	}
 	for {
@@ -249,6 +254,7 @@ func (b *block) run() error {
 		for i := range b.threads {
 			b.threads[i].state = running
 		}
+		b.barrier()
 		b.epoch++
 	}
 }
@@ -652,11 +658,13 @@ func (b *block) step(t *thread, in *inst) error {
 		if err != nil {
 			return err
 		}
-		// Atomics are coherent among blocks: not tracked as writes.
+		// Atomics are coherent among blocks: not tracked as writes, but
+		// they release what the thread's fences published.
 		_, _, p, err := b.access(t, in, &in.args[1], 4)
 		if err != nil {
 			return err
 		}
+		b.release(t)
 		old := getLE(p, 4)
 		var nv uint64
 		switch {

@@ -2,11 +2,25 @@ package ptxsim
 
 import "fmt"
 
-// globalWrite is the block whose thread last wrote a word of global memory
-// in a launch, and whether that thread has fenced (membar.gl) since.
+// A launch's blocks may share global memory only through the release and
+// acquire patterns of the PTX memory model, as CUDA's cooperative groups
+// synchronise a grid: the writing block's stores, a bar.sync, then in one
+// thread a fence (membar.gl or fence.*.gpu) and an atomic; in the reading
+// block, an atomic and a fence in one thread, then a bar.sync, then the
+// loads. The simulator follows each global word a block writes through
+// those steps: written, published by a fence of its writer or, after a
+// barrier, of any thread of the block, released by an atomic that follows
+// that fence in the same thread. A block may read another block's word
+// only once it is released, and only after an atomic and a fence of its
+// own (the same thread, or another one before a barrier). It runs one
+// block after the other, so that it checks the fences but not that the
+// reading block's atomic saw the writer's.
+
+// globalWrite is the block that wrote a word of global memory in a launch,
+// and whether the word is released to other blocks.
 type globalWrite struct {
-	ctaid     [3]int
-	published bool
+	ctaid    [3]int
+	released bool
 }
 
 // globalWrite records t's write of the n bytes at addr. Two blocks of one
@@ -18,41 +32,60 @@ func (b *block) globalWrite(t *thread, addr uint64, n int) error {
 			return fmt.Errorf("blocks %v and %v both write global %#x in one launch", g.ctaid, b.ctaid, w)
 		}
 		b.writes[w] = globalWrite{ctaid: b.ctaid}
-		t.pending = append(t.pending, w)
+		t.written = append(t.written, w)
 	}
 	return nil
 }
 
 // globalRead checks t's read of the n bytes at addr against the writes of
-// other blocks in the launch: such a word must have been published by a
-// fence of its writer, and t must have fenced since its block's last
-// barrier (the order of a last-block protocol: write, fence, bar.sync,
-// atomic; atomic, bar.sync, fence, read). The simulator runs one block
-// after the other, so it checks the fences but not the atomic hand-off.
+// other blocks in the launch.
 func (b *block) globalRead(t *thread, addr uint64, n int) error {
 	for w := addr &^ 3; w < addr+uint64(n); w += 4 {
 		g, ok := b.writes[w]
 		if !ok || g.ctaid == b.ctaid {
 			continue
 		}
-		if !g.published {
-			return fmt.Errorf("read of global %#x, which block %v wrote without a fence (membar.gl) after it", w, g.ctaid)
+		if !g.released {
+			return fmt.Errorf("read of global %#x, which block %v wrote and did not release (bar.sync, then a fence and an atomic in one thread)", w, g.ctaid)
 		}
-		if t.fenceEpoch != b.epoch {
-			return fmt.Errorf("read of global %#x, which block %v wrote, without a fence (membar.gl) since the last bar.sync", w, g.ctaid)
+		if !t.acquired && !(b.acquiredEpoch >= 0 && b.acquiredEpoch < b.epoch) {
+			return fmt.Errorf("read of global %#x, which block %v wrote, before this block acquired it (an atomic and a fence in one thread, then bar.sync)", w, g.ctaid)
 		}
 	}
 	return nil
 }
 
-// fence publishes t's global writes to the other blocks.
-func (b *block) fence(t *thread) {
-	for _, w := range t.pending {
-		if g := b.writes[w]; g.ctaid == b.ctaid {
-			g.published = true
-			b.writes[w] = g
-		}
+// barrier hands the block's unpublished writes to the fences after the
+// barrier (a fence before it publishes only to its own thread's atomics).
+func (b *block) barrier() {
+	for i := range b.threads {
+		t := &b.threads[i]
+		b.written = append(b.written, t.written...)
+		b.written = append(b.written, t.published...)
+		t.written, t.published = t.written[:0], t.published[:0]
 	}
-	t.pending = t.pending[:0]
-	t.fenceEpoch = b.epoch
+}
+
+// fence publishes t's writes and those before the block's last barrier,
+// and completes an acquire if t has run an atomic.
+func (b *block) fence(t *thread) {
+	t.published = append(t.published, t.written...)
+	t.published = append(t.published, b.written...)
+	t.written, b.written = t.written[:0], b.written[:0]
+	if t.atomic && !t.acquired {
+		t.acquired = true
+		b.acquiredEpoch = b.epoch
+	}
+}
+
+// release marks what t's fences published as visible to other blocks: t
+// runs an atomic.
+func (b *block) release(t *thread) {
+	for _, w := range t.published {
+		g := b.writes[w]
+		g.released = true
+		b.writes[w] = g
+	}
+	t.published = t.published[:0]
+	t.atomic = true
 }

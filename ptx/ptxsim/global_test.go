@@ -9,9 +9,12 @@ import (
 // lastBlockKernel: each of the grid's blocks of 32 threads writes its
 // words of part, and the last block to arrive at the counter (atom.inc
 // wraps it back to 0) sums them all into out; order[block] is the block's
-// place in the arrival. mode 1 leaves out the writers' fence, mode 2 puts
-// the reader's fence before the barrier that follows the atomic, mode 3
-// makes every block write the same words of part.
+// place in the arrival. Thread 0 counts the block in between two fences
+// after a barrier, as cooperative groups synchronise a grid. mode 1
+// leaves out the first fence (release), mode 2 the second (acquire), mode
+// 3 makes every block write the same words of part, mode 4 has every
+// thread fence its own writes before the barrier instead of thread 0
+// after it.
 const lastBlockKernel = `
 .version 7.0
 .target sm_52
@@ -19,7 +22,7 @@ const lastBlockKernel = `
 .shared .align 4 .b8 flag[4];
 .visible .entry k(.param .u64 part, .param .u64 cnt, .param .u64 out, .param .u64 order, .param .u32 mode)
 {
-	.reg .pred %p<6>;
+	.reg .pred %p<8>;
 	.reg .b32 %r<16>;
 	.reg .b64 %rd<10>;
 	ld.param.u64 %rd1, [part];
@@ -42,28 +45,31 @@ const lastBlockKernel = `
 	mul.wide.u32 %rd5, %r5, 4;
 	add.s64 %rd5, %rd1, %rd5;
 	st.global.u32 [%rd5], %r6;
-	setp.ne.u32 %p1, %r1, 1;
-	@%p1 membar.gl;
+	setp.eq.u32 %p6, %r1, 4;
+	@%p6 membar.gl;
 	bar.sync 0;
 	setp.ne.u32 %p2, %r2, 0;
 	@%p2 bra WAIT;
 	sub.s32 %r7, %r4, 1;
+	setp.eq.u32 %p1, %r1, 1;
+	@%p6 bra COUNT;
+	@!%p1 membar.gl;
+COUNT:
 	atom.global.inc.u32 %r8, [%rd2], %r7;
+	setp.eq.u32 %p4, %r1, 2;
+	@!%p4 membar.gl;
 	mul.wide.u32 %rd6, %r3, 4;
 	add.s64 %rd6, %rd4, %rd6;
 	st.global.u32 [%rd6], %r8;
 	mov.u32 %r9, flag;
 	st.shared.u32 [%r9], %r8;
 WAIT:
-	setp.eq.u32 %p4, %r1, 2;
-	@%p4 membar.gl;
 	bar.sync 0;
 	mov.u32 %r9, flag;
 	ld.shared.u32 %r8, [%r9];
 	sub.s32 %r7, %r4, 1;
 	setp.ne.u32 %p5, %r8, %r7;
 	@%p5 ret;
-	@!%p4 membar.gl;
 	mov.u32 %r10, 0;
 	mov.u32 %r11, 0;
 SUM:
@@ -139,9 +145,10 @@ func TestLastBlock(t *testing.T) {
 		t.Errorf("4 launches ran the blocks in %d order(s), want different orders", len(orders))
 	}
 	for mode, want := range map[int]string{
-		1: "without a fence (membar.gl) after it",
-		2: "without a fence (membar.gl) since the last bar.sync",
+		1: "did not release",
+		2: "before this block acquired it",
 		3: "both write global",
+		4: "did not release",
 	} {
 		err := m.Launch(mem, "k", Dim3{X: blocks}, Dim3{X: 32}, part, cnt, out, order, uint64(mode))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -9,9 +9,9 @@
 // legal schedule. It reports as errors what would be undefined or wrong on
 // a GPU: global accesses outside the allocations, misaligned accesses,
 // shared-memory races between barriers, two blocks of a launch writing the
-// same global word, a block reading another's write without fences on
-// both sides (membar.gl after the write; membar.gl after the reader's last
-// bar.sync), shuffles that not all 32 lanes of a warp reach together,
+// same global word, a block reading another's write without the release
+// and acquire patterns between them (see global.go), shuffles that not
+// all 32 lanes of a warp reach together,
 // barriers that some threads of the block never reach, reads of
 // undeclared registers and unknown instructions.
 //
