@@ -87,6 +87,7 @@ def kernel(c, w):
 	.reg .f32 %o<4>;
 	.reg .f32 %e<4>;
 	.reg .f32 %acc<{c.tm * c.tm}>;
+	.reg .f32 %sacc<{c.tm * c.tm}>;
 
 	ld.param.u32 %m, [m];
 	ld.param.u32 %n, [n];
@@ -357,10 +358,12 @@ ARRIVED:
 	sub.s32 %r2, %nz, 1;
 	setp.ne.u32 %p1, %r3, %r2;
 	@%p1 bra DONE;
-	// The last block: acc = W_0 + W_1 + ... in the order of z, from -0
-	// (x + -0 is x for every x, -0 included).''')
+	// The last block: W_0 + W_1 + ... in the order of z, from -0 (x + -0
+	// is x for every x, -0 included), into acc. (Summed in registers of
+	// their own, then moved: with acc itself, ptxas 11.8 allocates 7 more
+	// registers to the whole kernel.)''')
     for i in range(c.tm * c.tm):
-        w(f'\tmov.f32 %acc{i}, 0f80000000;')
+        w(f'\tmov.f32 %sacc{i}, 0f80000000;')
     # A pass over the slices for each quadrant of rows: a pass's loads are
     # in flight together, with fewer registers than all of them would need.
     for qi in range(c.q):
@@ -372,7 +375,7 @@ SUM{qi}:''')
             group_preds(w)
             load4(w, '%cp', '%full', f'{lab}_L', '.cg')
             for j in range(4):
-                a = f'%acc{r * c.tm + g * 4 + j}'
+                a = f'%sacc{r * c.tm + g * 4 + j}'
                 w(f'\tadd.rn.f32 {a}, {a}, %o{j};')
         tile_walk(c, w, f'SUM{qi}_NEXT', row_w, add, f'SM{qi}_', [qi])
         w(f'''SUM{qi}_NEXT:
@@ -380,6 +383,8 @@ SUM{qi}:''')
 	add.s32 %t, %t, 1;
 	setp.lt.u32 %p1, %t, %nz;
 	@%p1 bra SUM{qi};''')
+    for i in range(c.tm * c.tm):
+        w(f'\tmov.f32 %acc{i}, %sacc{i};')
     w('''	mov.f32 %alpha, 0f3F800000;
 FINAL:''')
 

@@ -156,10 +156,9 @@ func sgemmEpilogue(op string, l *launch, act Activation, m, n int, beta float32,
 const minKSlice = 64
 
 // Blocks of 256 threads that a multiprocessor holds at once (64K
-// registers, from sm_52 to sm_90), at least: sgemm needs 122 to 132
-// registers a thread (one block; two with the sm80/ form's 128 or fewer),
-// sgemm64 63 in its sm80/ form and up to 80 before. TestPTXAS keeps them
-// there.
+// registers, from sm_52 to sm_90), at least: sgemm needs 112 to 131
+// registers a thread (one block; two with the sm80/ form's 112 to 121),
+// sgemm64 63 from sm_80 on and 71 on sm_52. TestPTXAS keeps them there.
 const sgemmPerSM = 1
 
 // sgemm64PerSM returns how many sgemm64 blocks a multiprocessor of

@@ -17,8 +17,8 @@ import (
 // cost occupancy, which package cuda's tiling assumes (sgemmPerSM,
 // sgemm64PerSM): one block of sgemm (128x128 tile) and three of sgemm64
 // (64x64) on a multiprocessor of 64K registers; on the GPUs that run the
-// sm80/ forms, two and four (ptxasLimitsSM80). The portable forms need 132
-// and 71 registers on sm_52, the sm80/ forms 122 and 63 on sm_80 and 128
+// sm80/ forms, two and four (ptxasLimitsSM80). The portable forms need 131
+// and 71 registers on sm_52, the sm80/ forms 112 and 63 on sm_80 and 121
 // and 63 on sm_90.
 var ptxasLimits = map[string][2]int{
 	"sgemm":   {136, 48 << 10},
