@@ -277,10 +277,11 @@ def tile_walk(c, w, skip, row, body, tag, quads=None):
             row('%r2')
             for g in range(c.q):
                 lab = f'{tag}{r}{g}'
-                w(f'''	mov.u32 %cnt, %cnt{g};
-	setp.eq.s32 %p1, %cnt, 0;
-	@%p1 bra {lab}_DONE;
-	mul.wide.u32 %rd2, %col{g}, 4;
+                w(f'\tmov.u32 %cnt, %cnt{g};')
+                if g:  # group 0 is inside C: checked above
+                    w(f'''	setp.eq.s32 %p1, %cnt, 0;
+	@%p1 bra {lab}_DONE;''')
+                w(f'''	mul.wide.u32 %rd2, %col{g}, 4;
 	add.s64 %cp, %rd1, %rd2;''')
                 body(r, g, lab)
                 w(f'{lab}_DONE:')

@@ -704,7 +704,7 @@ func TestBenchSgemmVariants(t *testing.T) {
 			big := operand{ptr: 1 << 40, n: 1 << 30, ok: true}
 			l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, big, max(sh.k, sh.m), big, max(sh.k, sh.n), 0, big, sh.n)
 			for name, v := range variants {
-				p := sgemmLaunches(l, v, w, counters) // panics if the workspace is short
+				p := sgemmShaped(l, v, w, counters) // panics if the workspace is short
 				if p.kernel != v.kernel || int(p.grid.Z) != v.splits {
 					t.Errorf("%d SMs, cc %d, %s/%s: %s in %d slices", d.sms, d.cc, sh.name, name, p.kernel.Name, p.grid.Z)
 				}
@@ -759,7 +759,7 @@ func BenchmarkSgemm(b *testing.B) {
 			b.Run(sh.name+"/"+name, func(b *testing.B) {
 				oa, ob, oc, ow := opnd("", da), opnd("", db), opnd("", dc), opnd("", w)
 				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
-				l = sgemmLaunches(l, v, ow, counters)
+				l = sgemmShaped(l, v, ow, counters)
 				run := func() {
 					var err error
 					if strings.HasSuffix(name, "/portable") {

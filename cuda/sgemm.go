@@ -240,7 +240,7 @@ func sgemmPlan(l *launch, w operand, d *Device) *launch {
 		work = w.n
 	}
 	m, n, k := l.sgemmDims()
-	return sgemmLaunches(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w, sgemmCounters(d.SMs, d.cc()))
+	return sgemmShaped(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w, sgemmCounters(d.SMs, d.cc()))
 }
 
 // sgemmDims returns the m, n and k of sgemm launch l, from its arguments.
@@ -249,10 +249,10 @@ func (l *launch) sgemmDims() (m, n, k int) {
 	return u(sgemmM), u(sgemmN), u(sgemmK)
 }
 
-// sgemmLaunches returns the launch that runs sgemm launch l as sh says: a
+// sgemmShaped returns the launch that runs sgemm launch l as sh says: a
 // split with the tiles' counters in the first counters words of w, and
 // the partial products after them.
-func sgemmLaunches(l *launch, sh sgemmShape, w operand, counters int) *launch {
+func sgemmShaped(l *launch, sh sgemmShape, w operand, counters int) *launch {
 	m, n, _ := l.sgemmDims()
 	p := *l
 	t := uint32(sh.tile)

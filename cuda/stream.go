@@ -18,7 +18,7 @@ type Stream struct {
 	ctx       *Context
 	h         uintptr
 	work      *Buffer[float32] // Sgemm's workspace, or nil
-	capturing bool             // in Capture's record
+	capturing bool             // in Capture
 }
 
 // NewStream creates a stream. It synchronises with the legacy default
@@ -215,12 +215,8 @@ type Graph struct {
 // the same way.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
-	rec := record
-	record = func() error {
-		s.capturing = true
-		defer func() { s.capturing = false }()
-		return rec()
-	}
+	s.capturing = true
+	defer func() { s.capturing = false }()
 	if c.sim != nil {
 		s.check("Stream.Capture", c)
 		return c.sim.capture(s, record)
