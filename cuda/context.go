@@ -61,9 +61,10 @@ func (dev *Device) NewContext() (*Context, error) {
 // Device returns the context's device.
 func (c *Context) Device() *Device { return c.dev }
 
-// Close releases the primary context. Free the context's buffers, streams,
-// events, modules and graphs first: the driver destroys the primary
-// context, and everything in it, when its last user releases it.
+// Close unloads the embedded kernels (see Kernels) and releases the
+// primary context. Free the context's buffers, streams, events, modules
+// and graphs first: the driver destroys the primary context, and
+// everything in it, only when its last user releases it.
 func (c *Context) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -74,8 +75,16 @@ func (c *Context) Close() error {
 	if c.sim != nil {
 		return nil
 	}
+	var err error
+	if c.kernels != nil {
+		err = c.kernels.unload()
+		c.kernels = nil
+	}
 	d := c.drv
-	return d.check("cuDevicePrimaryCtxRelease_v2", d.call(d.fn.cuDevicePrimaryCtxRelease, uintptr(c.dev.handle)))
+	if e := d.check("cuDevicePrimaryCtxRelease_v2", d.call(d.fn.cuDevicePrimaryCtxRelease, uintptr(c.dev.handle))); err == nil {
+		err = e
+	}
+	return err
 }
 
 // enter locks the goroutine to its OS thread and makes c current there.

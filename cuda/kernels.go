@@ -63,10 +63,15 @@ func (c *Context) loadModule(pm *ptx.Module) (*Module, error) {
 	return c.LoadModule(pm.File, pm.Source)
 }
 
-func (ks *Kernels) unload() {
+// unload unloads the modules and returns the first error.
+func (ks *Kernels) unload() error {
+	var err error
 	for _, m := range ks.mods {
-		m.Unload()
+		if e := m.Unload(); err == nil {
+			err = e
+		}
 	}
+	return err
 }
 
 // Function returns the loaded function of kernel k.
