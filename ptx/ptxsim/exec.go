@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -32,6 +33,25 @@ func (m *Memory) Alloc(n int) uint64 {
 	m.allocs = append(m.allocs, allocation{a, make([]byte, n)})
 	m.next += (uint64(n) + 256 + 255) &^ 255 // a gap after each allocation
 	return a
+}
+
+// Map adds data, memory the caller owns (such as a device allocation of a
+// fake driver, in host memory), to m at address addr: launches read and
+// write it in place. It panics if data is empty or overlaps an
+// allocation of m.
+func (m *Memory) Map(addr uint64, data []byte) {
+	end := addr + uint64(len(data))
+	if len(data) == 0 || end < addr {
+		panic(fmt.Sprintf("ptxsim: Map of %d bytes at %#x", len(data), addr))
+	}
+	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].addr >= addr })
+	if i > 0 && m.allocs[i-1].addr+uint64(len(m.allocs[i-1].data)) > addr || i < len(m.allocs) && m.allocs[i].addr < end {
+		panic(fmt.Sprintf("ptxsim: Map of %d bytes at %#x overlaps an allocation", len(data), addr))
+	}
+	m.allocs = slices.Insert(m.allocs, i, allocation{addr, data})
+	if end > m.next {
+		m.next = (end + 256 + 255) &^ 255
+	}
 }
 
 func (m *Memory) bytes(addr uint64, n int) ([]byte, error) {

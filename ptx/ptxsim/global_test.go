@@ -158,3 +158,35 @@ func TestLastBlock(t *testing.T) {
 		clear(mem.mustBytes(cnt, 4))
 	}
 }
+
+func TestMap(t *testing.T) {
+	m := NewMemory()
+	a := m.Alloc(16)
+	ext := make([]byte, 64)
+	addr := a + 1<<20
+	m.Map(addr, ext)
+	b, err := m.Bytes(addr+60, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] = 7
+	if ext[60] != 7 {
+		t.Error("Map copied the caller's memory")
+	}
+	if _, err := m.Bytes(addr+61, 4); err == nil {
+		t.Error("an access past the end of a mapping was allowed")
+	}
+	if c := m.Alloc(8); c < addr+64 {
+		t.Errorf("Alloc after Map returned %#x, inside the mapping at %#x", c, addr)
+	}
+	for _, bad := range []uint64{addr - 8, addr + 63, a} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Map at %#x over a mapping did not panic", bad)
+				}
+			}()
+			m.Map(bad, make([]byte, 16))
+		}()
+	}
+}
