@@ -21,7 +21,8 @@ import (
 
 // The tests of this file need a GPU and skip without one. They run every
 // kernel on random inputs and compare with the references of package
-// ptxtest. CUDA_TEST_DEVICE selects the device (default 0).
+// ptxtest. CUDA_TEST_DEVICE selects the device (default 0); with
+// CUDA_TEST_FAKE set they run on the fake driver (see fake_test.go).
 
 var gpu struct {
 	once sync.Once
@@ -37,7 +38,11 @@ func testGPU(tb testing.TB) (*Context, *Stream) {
 		if s := os.Getenv("CUDA_TEST_DEVICE"); s != "" {
 			ordinal, _ = strconv.Atoi(s)
 		}
-		gpu.ctx, gpu.err = Open(ordinal)
+		if fakeMode {
+			gpu.ctx, gpu.err = openFake(ordinal)
+		} else {
+			gpu.ctx, gpu.err = Open(ordinal)
+		}
 	})
 	switch err := gpu.err; {
 	case errors.Is(err, ErrNoDriver):
@@ -190,6 +195,9 @@ func TestGPUSgemm(t *testing.T) {
 	// A split product gives the same bits every time.
 	r := rand.New(rand.NewPCG(7, 7))
 	m, n, k := 785, 200, 1500
+	if fakeMode {
+		m, n, k = 65, 20, 1500
+	}
 	da, db := upload(t, c, random(r, k*m, 1)), upload(t, c, random(r, k*n, 1))
 	dc := must[*Buffer[float32]](t)(Alloc[float32](c, m*n))
 	defer dc.Free()
@@ -208,6 +216,7 @@ func TestGPUSgemm(t *testing.T) {
 }
 
 func runSgemmCase(t *testing.T, c *Context, s *Stream, x sgemmCase) {
+	skipLarge(t, 2*x.m*x.n*x.k)
 	r := rand.New(rand.NewPCG(uint64(x.m*x.n), uint64(x.k)))
 	ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
 	lda, ldb, ldc := max(ac, 1)+x.pad, max(bc, 1)+x.pad, max(x.n, 1)+x.pad

@@ -87,7 +87,9 @@ func mustPanicWith(t *testing.T, want string, f func()) {
 }
 
 // The tests below need a GPU and skip without one; CUDA_TEST_DEVICE
-// selects the device (default 0).
+// selects the device (default 0). With CUDA_TEST_FAKE set they run on the
+// fake driver (see gpu_fake_test.go), except those too large for its
+// simulator.
 
 var gpuCtx struct {
 	once sync.Once
@@ -102,7 +104,11 @@ func testGPU(t testing.TB) *cuda.Context {
 		if s := os.Getenv("CUDA_TEST_DEVICE"); s != "" {
 			ordinal, _ = strconv.Atoi(s)
 		}
-		gpuCtx.ctx, gpuCtx.err = cuda.Open(ordinal)
+		if fakeMode {
+			gpuCtx.ctx, gpuCtx.err = openFake(ordinal)
+		} else {
+			gpuCtx.ctx, gpuCtx.err = cuda.Open(ordinal)
+		}
 	})
 	switch err := gpuCtx.err; {
 	case errors.Is(err, cuda.ErrNoDriver):
@@ -153,6 +159,7 @@ func gpuVsCPU(t *testing.T, ctx *cuda.Context, arch Architecture, train, test *D
 // within 0.5 points of the CPU's; with MLP_MNIST_DIR naming a folder of
 // the four MNIST files it does the same on MNIST.
 func TestGPUTrainMatchesCPU(t *testing.T) {
+	skipFake(t)
 	ctx := testGPU(t)
 	arch := Architecture{Sizes: []int{784, 200, 100, 50, 30, 10}, Activations: []Activation{Sigmoid, Sigmoid, Sigmoid, Sigmoid, Sigmoid}, Loss: CrossEntropy}
 	cfg := func() TrainConfig { return TrainConfig{Epochs: 1, BatchSize: 1500, Seed: 1, Optimizer: NewRMSprop()} }
@@ -187,6 +194,9 @@ func TestGPUTrainMatchesCPU(t *testing.T) {
 func TestGPUGraphs(t *testing.T) {
 	ctx := testGPU(t)
 	train, test := blobs(3, 3000, 64, 10, 0.5), blobs(3, 1000, 64, 10, 0.5)
+	if fakeMode {
+		train, test = blobs(3, 600, 64, 10, 0.5), blobs(3, 200, 64, 10, 0.5)
+	}
 	_, used0, _ := ctx.Budget()
 	for _, c := range []struct {
 		acts []Activation
@@ -221,6 +231,7 @@ func TestGPUGraphs(t *testing.T) {
 // BenchmarkGPUEpoch times one epoch of the training network at batch
 // 1500 on 60000 samples, the MNIST shape.
 func BenchmarkGPUEpoch(b *testing.B) {
+	skipFake(b)
 	ctx := testGPU(b)
 	benchEpoch(b, func(n *Network, train *Dataset, cfg TrainConfig) error {
 		return n.TrainCUDA(ctx, train, nil, cfg)
@@ -286,6 +297,7 @@ func benchEpoch(b *testing.B, train func(*Network, *Dataset, TrainConfig) error)
 // captured graph, in µs a step. Where an epoch's time goes, and what the
 // graph saves.
 func BenchmarkGPUStep(b *testing.B) {
+	skipFake(b)
 	ctx := testGPU(b)
 	n, data := epochNet(b)
 	const rows = 1500

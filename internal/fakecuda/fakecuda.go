@@ -1,0 +1,250 @@
+//go:build linux && (amd64 || arm64)
+
+// Package fakecuda builds a stand-in for the CUDA driver library,
+// libcuda.so.1, for the tests of package cuda and its users on machines
+// without a GPU.
+//
+// The stand-in is C (testdata/libcuda.c), compiled on first use with the
+// system's C compiler ($CC, or cc) and loaded like the real library, so
+// that the Go binding's calls go through the same C ABI as on a GPU
+// machine. It exports the driver functions that package cuda binds, with
+// the prototypes and enum values of NVIDIA's cuda.h, and is strict where
+// the driver is: per-thread current contexts, argument checks, the calls
+// that stream capture forbids and the JIT's log options. Device memory is
+// host memory; every call runs synchronously; kernels run in the PTX
+// simulator of package ptxsim, through callbacks into Go.
+//
+// It has two devices: 0 has compute capability 9.0 and 8 multiprocessors,
+// 1 has compute capability 5.2 and 2 multiprocessors.
+package fakecuda
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+	"github.com/gokernels/gemm/ptx"
+	"github.com/gokernels/gemm/ptx/ptxsim"
+)
+
+//go:embed testdata/libcuda.c
+var source []byte
+
+var lib struct {
+	once sync.Once
+	path string
+	h    uintptr
+	err  error
+
+	stats func(out *uint64, n int32) int32
+
+	mu   sync.Mutex
+	mods map[string]*module // by PTX text
+}
+
+// module is a PTX module the fake driver loaded.
+type module struct {
+	sim     *ptxsim.Module
+	entries map[string][]ptx.Param
+}
+
+// Library returns the path of the fake driver library, building and
+// loading it the first time. Load it with cuda.LoadLibrary, or start a
+// process with LD_LIBRARY_PATH set to its folder. The library is cached
+// in the user's cache folder under the hash of its source.
+func Library() (string, error) {
+	lib.once.Do(func() { lib.path, lib.err = load() })
+	return lib.path, lib.err
+}
+
+func load() (string, error) {
+	sum := sha256.Sum256(source)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "gokernels-fakecuda", hex.EncodeToString(sum[:8]))
+	path := filepath.Join(dir, "libcuda.so.1")
+	if _, err := os.Stat(path); err != nil {
+		if err := build(dir, path); err != nil {
+			return "", err
+		}
+	}
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return "", fmt.Errorf("fakecuda: %v", err)
+	}
+	var setHooks func(check, params, launch uintptr)
+	purego.RegisterLibFunc(&setHooks, h, "fakecu_set_hooks")
+	purego.RegisterLibFunc(&lib.stats, h, "fakecu_stats")
+	lib.h = h
+	lib.mods = map[string]*module{}
+	setHooks(purego.NewCallback(check), purego.NewCallback(params), purego.NewCallback(launch))
+	return path, nil
+}
+
+// build compiles the library into dir, through a temporary file, so that
+// test processes running at the same time never load a partial one.
+func build(dir, path string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("fakecuda: %v", err)
+	}
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	if _, err := exec.LookPath(cc); err != nil {
+		return fmt.Errorf("fakecuda: no C compiler to build the fake driver: %v", err)
+	}
+	src := filepath.Join(dir, "libcuda.c")
+	if err := os.WriteFile(src, source, 0o644); err != nil {
+		return fmt.Errorf("fakecuda: %v", err)
+	}
+	tmp, err := os.CreateTemp(dir, "libcuda-*.so")
+	if err != nil {
+		return fmt.Errorf("fakecuda: %v", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	out, err := exec.Command(cc, "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
+		"-o", tmp.Name(), src, "-lpthread").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fakecuda: %s: %v\n%s", cc, err, out)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ReadStats returns the fake driver's counters. Library must have
+// succeeded.
+func ReadStats() Stats {
+	var v [10]uint64
+	lib.stats(&v[0], int32(len(v)))
+	return Stats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
+}
+
+// cString returns the NUL-terminated string at p.
+func cString(p *byte) string {
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice(p, n))
+}
+
+// parse returns the module of PTX text src, parsing it the first time.
+func parse(src string) (*module, error) {
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if m, ok := lib.mods[src]; ok {
+		return m, nil
+	}
+	sim, err := ptxsim.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := ptx.ParseEntries(src)
+	if err != nil {
+		return nil, err
+	}
+	m := &module{sim: sim, entries: map[string][]ptx.Param{}}
+	for _, k := range ks {
+		m.entries[k.Name] = k.Params
+	}
+	lib.mods[src] = m
+	return m, nil
+}
+
+// check is the JIT's hook: it reports whether the simulator accepts the
+// PTX at image, writing the reason into log (logSize bytes) if not.
+func check(image, log *byte, logSize uint64) int32 {
+	_, err := parse(cString(image))
+	if err == nil {
+		return 0
+	}
+	if logSize > 0 {
+		out := unsafe.Slice(log, logSize)
+		out[copy(out[:logSize-1], "ptxsim: "+err.Error())] = 0
+	}
+	return 1
+}
+
+// params is cuModuleGetFunction's hook: it writes the sizes of entry
+// name's parameters and returns their number, or −1 without that entry.
+func params(image, name *byte, sizes *uint32, n int32) int32 {
+	m, err := parse(cString(image))
+	if err != nil {
+		return -1
+	}
+	ps, ok := m.entries[cString(name)]
+	if !ok || len(ps) > int(n) {
+		return -1
+	}
+	out := unsafe.Slice(sizes, n)
+	for i, p := range ps {
+		out[i] = uint32(p.Type.Size())
+	}
+	return int32(len(ps))
+}
+
+// launchDesc mirrors struct fakecu_launch of libcuda.c.
+type launchDesc struct {
+	image, name *byte
+	grid, block [3]uint32
+	shared      uint32
+	nparams     uint32
+	sizes       *uint32
+	params      *byte
+	nallocs     uint64
+	allocAddr   *unsafe.Pointer
+	allocSize   *uint64
+	cc          int32
+}
+
+const errorIllegalAddress = 700 // CUDA_ERROR_ILLEGAL_ADDRESS
+
+// launch is cuLaunchKernel's hook: it runs the kernel in the simulator,
+// over the context's allocations in place, and returns a CUresult.
+func launch(l *launchDesc) int32 {
+	m, err := parse(cString(l.image))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fakecuda: launch of unparsable PTX: %v\n", err)
+		return errorIllegalAddress
+	}
+	mem := ptxsim.NewMemory()
+	addrs, sizes := unsafe.Slice(l.allocAddr, l.nallocs), unsafe.Slice(l.allocSize, l.nallocs)
+	for i, p := range addrs {
+		mem.Map(uint64(uintptr(p)), unsafe.Slice((*byte)(p), sizes[i]))
+	}
+	psizes := unsafe.Slice(l.sizes, l.nparams)
+	total := 0
+	for _, s := range psizes {
+		total = (total+int(s)-1)&^(int(s)-1) + int(s)
+	}
+	packed := unsafe.Slice(l.params, total)
+	args := make([]uint64, len(psizes))
+	off := 0
+	for i, s := range psizes {
+		off = (off + int(s) - 1) &^ (int(s) - 1)
+		var b [8]byte
+		copy(b[:], packed[off:off+int(s)])
+		args[i] = binary.LittleEndian.Uint64(b[:])
+		off += int(s)
+	}
+	grid := ptxsim.Dim3{X: int(l.grid[0]), Y: int(l.grid[1]), Z: int(l.grid[2])}
+	block := ptxsim.Dim3{X: int(l.block[0]), Y: int(l.block[1]), Z: int(l.block[2])}
+	if err := m.sim.Launch(mem, cString(l.name), grid, block, args...); err != nil {
+		// The driver reports a faulting kernel as an illegal address; the
+		// simulator's reason goes to stderr, where a test's log shows it.
+		fmt.Fprintf(os.Stderr, "fakecuda: %v\n", err)
+		return errorIllegalAddress
+	}
+	return 0
+}

@@ -1,0 +1,16 @@
+package fakecuda
+
+// Stats counts what the fake driver holds and has done, over all its
+// contexts.
+type Stats struct {
+	Allocations     uint64 // live device allocations
+	Bytes           uint64 // device bytes allocated
+	HostAllocations uint64 // live page-locked host allocations
+	Modules         uint64
+	Streams         uint64
+	Events          uint64
+	Graphs          uint64
+	GraphExecs      uint64
+	Launches        uint64 // kernels run so far, graph replays included
+	Contexts        uint64 // primary contexts alive
+}
