@@ -657,11 +657,7 @@ func TestGPUGoroutines(t *testing.T) {
 
 // benchSgemmShapes are BenchmarkSgemm's products: 4096³ (the issue's
 // target), and the products of the MNIST training step at batch 1500.
-var benchSgemmShapes = []struct {
-	name    string
-	tA, tB  gemm.Transpose
-	m, n, k int
-}{
+var benchSgemmShapes = []benchShape{
 	{"NN/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.NoTrans, 4096, 4096, 4096},
 	{"NT/m=4096/n=4096/k=4096", gemm.NoTrans, gemm.Trans, 4096, 4096, 4096},
 	{"TN/m=4096/n=4096/k=4096", gemm.Trans, gemm.NoTrans, 4096, 4096, 4096},
@@ -672,6 +668,23 @@ var benchSgemmShapes = []struct {
 	{"TN/m=201/n=100/k=1500", gemm.Trans, gemm.NoTrans, 201, 100, 1500},
 	{"NN/m=1500/n=50/k=101", gemm.NoTrans, gemm.NoTrans, 1500, 50, 101},
 	{"TN/m=31/n=10/k=1500", gemm.Trans, gemm.NoTrans, 31, 10, 1500},
+}
+
+// benchShape is a product of BenchmarkSgemm.
+type benchShape struct {
+	name    string
+	tA, tB  gemm.Transpose
+	m, n, k int
+}
+
+// fakeSgemmShapes stand for benchSgemmShapes on the fake driver, whose
+// simulator runs some millions of instructions a second: each transpose
+// pair, tiles of both kernels, and products split along k.
+var fakeSgemmShapes = []benchShape{
+	{"NN/m=130/n=70/k=24", gemm.NoTrans, gemm.NoTrans, 130, 70, 24},
+	{"NT/m=70/n=66/k=40", gemm.NoTrans, gemm.Trans, 70, 66, 40},
+	{"TN/m=65/n=20/k=600", gemm.Trans, gemm.NoTrans, 65, 20, 600},
+	{"TN/m=31/n=10/k=600", gemm.Trans, gemm.NoTrans, 31, 10, 600},
 }
 
 // benchSgemmVariants returns Sgemm's shape for an m×n×k product on sms
@@ -740,7 +753,11 @@ func BenchmarkSgemm(b *testing.B) {
 			portable[pm] = m
 		}
 	}
-	for _, sh := range benchSgemmShapes {
+	shapes := benchSgemmShapes
+	if fakeMode {
+		shapes = fakeSgemmShapes
+	}
+	for _, sh := range shapes {
 		r := rand.New(rand.NewPCG(5, 5))
 		da := upload(b, c, random(r, sh.m*sh.k, 1))
 		db := upload(b, c, random(r, sh.k*sh.n, 1))
