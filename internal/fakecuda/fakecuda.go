@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -38,10 +39,11 @@ import (
 //go:embed testdata/libcuda.c
 var source []byte
 
+// lib is the process's fake driver: like the real library, it is loaded
+// once per process, and its hooks find the modules it loaded here.
 var lib struct {
 	once sync.Once
 	path string
-	h    uintptr
 	err  error
 
 	stats func(out *uint64, n int32) int32
@@ -85,14 +87,13 @@ func load() (string, error) {
 	var setHooks func(check, params, launch uintptr)
 	purego.RegisterLibFunc(&setHooks, h, "fakecu_set_hooks")
 	purego.RegisterLibFunc(&lib.stats, h, "fakecu_stats")
-	lib.h = h
-	lib.mods = map[string]*module{}
 	setHooks(purego.NewCallback(check), purego.NewCallback(params), purego.NewCallback(launch))
 	return path, nil
 }
 
-// build compiles the library into dir, through a temporary file, so that
-// test processes running at the same time never load a partial one.
+// build compiles the library to path, in folder dir, through temporary
+// files, so that test processes building it at the same time never read
+// or load a partial file.
 func build(dir, path string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("fakecuda: %v", err)
@@ -104,22 +105,26 @@ func build(dir, path string) error {
 	if _, err := exec.LookPath(cc); err != nil {
 		return fmt.Errorf("fakecuda: no C compiler to build the fake driver: %v", err)
 	}
-	src := filepath.Join(dir, "libcuda.c")
-	if err := os.WriteFile(src, source, 0o644); err != nil {
-		return fmt.Errorf("fakecuda: %v", err)
-	}
-	tmp, err := os.CreateTemp(dir, "libcuda-*.so")
+	src, err := os.CreateTemp(dir, "libcuda-*.c")
 	if err != nil {
 		return fmt.Errorf("fakecuda: %v", err)
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
+	defer os.Remove(src.Name())
+	_, err = src.Write(source)
+	if e := src.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("fakecuda: %v", err)
+	}
+	lib := strings.TrimSuffix(src.Name(), ".c") + ".so"
+	defer os.Remove(lib)
 	out, err := exec.Command(cc, "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-		"-o", tmp.Name(), src, "-lpthread").CombinedOutput()
+		"-o", lib, src.Name(), "-lpthread").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("fakecuda: %s: %v\n%s", cc, err, out)
 	}
-	return os.Rename(tmp.Name(), path)
+	return os.Rename(lib, path)
 }
 
 // ReadStats returns the fake driver's counters. Library must have
@@ -157,6 +162,9 @@ func parse(src string) (*module, error) {
 	m := &module{sim: sim, entries: map[string][]ptx.Param{}}
 	for _, k := range ks {
 		m.entries[k.Name] = k.Params
+	}
+	if lib.mods == nil {
+		lib.mods = map[string]*module{}
 	}
 	lib.mods[src] = m
 	return m, nil
