@@ -21,10 +21,11 @@ import (
 // on the device, Fill), streams, the launchers (Sgemm, BiasAct, ActGrad,
 // BiasGrad, GatherRows, SoftmaxCE, CCE, MSE, SGD, RMSprop, Adam), budgets
 // and Stream.Capture with Graph.Launch work. Queued work runs at once, in
-// the order it is queued, so Sync has nothing to wait for. As on a GPU,
-// allocating, freeing, a synchronous copy, Sync or Synchronize while a
-// stream is capturing fails (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) and
-// invalidates every capture in progress, whose Capture then fails with
+// the order it is queued, so Sync has nothing to wait for. As on a GPU, and
+// more strictly (from any goroutine; see Stream.Capture), allocating,
+// freeing, a synchronous copy, Sync or Synchronize while a stream is
+// capturing fails (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) and invalidates
+// every capture in progress, whose Capture then fails with
 // CUDA_ERROR_STREAM_CAPTURE_INVALIDATED unless its record function
 // returns the error of the call.
 // Everything else that needs the driver (LoadModule and launches of other

@@ -205,14 +205,18 @@ type Graph struct {
 // While the capture runs, no goroutine may use the synchronous operations
 // of s's context: Buffer.CopyFromHost, CopyToHost and Read, Upload, Alloc,
 // Buffer.Free, Context.Synchronize and Stream.Sync. Streams of this
-// package synchronise with the legacy default stream, which those
-// operations use, and while such a stream captures the legacy stream is
-// unusable: the call fails, with CUDA_ERROR_STREAM_CAPTURE_IMPLICIT (906)
-// or CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (900), and invalidates the
+// package synchronise with the legacy default stream, which the copies and
+// synchronisations use, and while such a stream captures the legacy
+// stream is unusable: the call fails, with
+// CUDA_ERROR_STREAM_CAPTURE_IMPLICIT (906) or
+// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (900), and invalidates the
 // capture, so that Capture fails with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED
-// (901) unless record returns the error of the call. Other libraries that
-// share the primary context (see Context) and use the legacy stream fail
-// the same way.
+// (901) unless record returns the error of the call. Alloc and Free fail
+// the same way in record; from another goroutine the thread-local capture
+// lets the driver accept them (the simulator of NewSimContext refuses
+// them from any goroutine), but they may wait for the device, so do not
+// rely on it. Other libraries that share the primary context (see
+// Context) and use the legacy stream fail the same way.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
 	s.capturing = true

@@ -10,9 +10,12 @@
 // machine. It exports the driver functions that package cuda binds, with
 // the prototypes and enum values of NVIDIA's cuda.h, and is strict where
 // the driver is: per-thread current contexts, argument checks, the calls
-// that stream capture forbids and the JIT's log options. Device memory is
-// host memory; every call runs synchronously; kernels run in the PTX
-// simulator of package ptxsim, through callbacks into Go.
+// that stream capture forbids and the JIT's log options. It is stricter in
+// one way: a call forgets the current context of its thread after using
+// it, so that every call the binding makes without setting the context
+// first (as it must, since goroutines move between OS threads) fails.
+// Device memory is host memory; every call runs synchronously; kernels
+// run in the PTX simulator of package ptxsim, through callbacks into Go.
 //
 // It has two devices: 0 has compute capability 9.0 and 8 multiprocessors,
 // 1 has compute capability 5.2 and 2 multiprocessors.
@@ -23,10 +26,12 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -58,6 +63,11 @@ type module struct {
 	entries map[string][]ptx.Param
 }
 
+// ErrNoCompiler is the error of Library (wrapped) when there is no C
+// compiler to build the library with: tests skip then, and fail on
+// every other error.
+var ErrNoCompiler = errors.New("fakecuda: no C compiler to build the fake driver library (set CC or install cc)")
+
 // Library returns the path of the fake driver library, building and
 // loading it the first time. Load it with cuda.LoadLibrary, or start a
 // process with LD_LIBRARY_PATH set to its folder. The library is cached
@@ -68,42 +78,64 @@ func Library() (string, error) {
 }
 
 func load() (string, error) {
-	sum := sha256.Sum256(source)
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
+	cc := strings.Fields(os.Getenv("CC"))
+	if len(cc) == 0 {
+		cc = []string{"cc"}
 	}
-	dir := filepath.Join(cache, "gokernels-fakecuda", hex.EncodeToString(sum[:8]))
-	path := filepath.Join(dir, "libcuda.so.1")
-	if _, err := os.Stat(path); err != nil {
-		if err := build(dir, path); err != nil {
-			return "", err
+	// The cached library is the source built by this compiler for this
+	// architecture.
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\x00%q\x00", runtime.GOARCH, cc)
+	sum.Write(source)
+	key := hex.EncodeToString(sum.Sum(nil)[:8])
+	var path string
+	err := ErrNoCompiler
+	for _, base := range cacheDirs() {
+		dir := filepath.Join(base, "gokernels-fakecuda", key)
+		path = filepath.Join(dir, "libcuda.so.1")
+		if _, err = os.Stat(path); err == nil {
+			break
 		}
+		if err = build(cc, dir, path); err == nil || errors.Is(err, ErrNoCompiler) {
+			break
+		}
+	}
+	if err != nil {
+		return "", err
 	}
 	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return "", fmt.Errorf("fakecuda: %v", err)
 	}
 	var setHooks func(check, params, launch uintptr)
+	var setForget func(on int32)
 	purego.RegisterLibFunc(&setHooks, h, "fakecu_set_hooks")
+	purego.RegisterLibFunc(&setForget, h, "fakecu_set_forget")
 	purego.RegisterLibFunc(&lib.stats, h, "fakecu_stats")
 	setHooks(purego.NewCallback(check), purego.NewCallback(params), purego.NewCallback(launch))
+	setForget(1)
 	return path, nil
 }
 
-// build compiles the library to path, in folder dir, through temporary
-// files, so that test processes building it at the same time never read
-// or load a partial file.
-func build(dir, path string) error {
+// cacheDirs returns the folders to keep the library in, in the order to
+// try them: the user's cache folder, then the temporary one.
+func cacheDirs() []string {
+	dirs := []string{os.TempDir()}
+	if d, err := os.UserCacheDir(); err == nil {
+		dirs = append([]string{d}, dirs...)
+	}
+	return dirs
+}
+
+// build compiles the library with the compiler command cc to path, in
+// folder dir, through temporary files, so that test processes building it
+// at the same time never read or load a partial file.
+func build(cc []string, dir, path string) error {
+	if _, err := exec.LookPath(cc[0]); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoCompiler, err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("fakecuda: %v", err)
-	}
-	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "cc"
-	}
-	if _, err := exec.LookPath(cc); err != nil {
-		return fmt.Errorf("fakecuda: no C compiler to build the fake driver: %v", err)
 	}
 	src, err := os.CreateTemp(dir, "libcuda-*.c")
 	if err != nil {
@@ -117,22 +149,23 @@ func build(dir, path string) error {
 	if err != nil {
 		return fmt.Errorf("fakecuda: %v", err)
 	}
-	lib := strings.TrimSuffix(src.Name(), ".c") + ".so"
-	defer os.Remove(lib)
-	out, err := exec.Command(cc, "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-		"-o", lib, src.Name(), "-lpthread").CombinedOutput()
+	so := strings.TrimSuffix(src.Name(), ".c") + ".so"
+	defer os.Remove(so)
+	args := append(cc[1:len(cc):len(cc)], "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
+		"-o", so, src.Name(), "-lpthread")
+	out, err := exec.Command(cc[0], args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("fakecuda: %s: %v\n%s", cc, err, out)
+		return fmt.Errorf("fakecuda: %s: %v\n%s", strings.Join(cc, " "), err, out)
 	}
-	return os.Rename(lib, path)
+	return os.Rename(so, path)
 }
 
 // ReadStats returns the fake driver's counters. Library must have
 // succeeded.
 func ReadStats() Stats {
-	var v [10]uint64
+	var v [11]uint64
 	lib.stats(&v[0], int32(len(v)))
-	return Stats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
+	return Stats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]}
 }
 
 // cString returns the NUL-terminated string at p.

@@ -3,6 +3,7 @@
 package fakecuda
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,16 +13,16 @@ import (
 
 func TestBuildErrors(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("CC", "no-such-compiler-here")
-	if err := build(dir, filepath.Join(dir, "libcuda.so.1")); err == nil || !strings.Contains(err.Error(), "no C compiler") {
+	if err := build([]string{"no-such-compiler-here"}, dir, filepath.Join(dir, "libcuda.so.1")); !errors.Is(err, ErrNoCompiler) {
 		t.Errorf("without a compiler: %v", err)
 	}
-	if _, err := exec.LookPath("false"); err != nil {
+	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip(err)
 	}
-	t.Setenv("CC", "false")
-	if err := build(dir, filepath.Join(dir, "libcuda.so.1")); err == nil {
-		t.Error("a failing compiler built the library")
+	// A compiler command with arguments, which fails.
+	err := build([]string{"sh", "-c", "echo 'libcuda.c:1: error: oops' >&2; exit 1", "cc"}, dir, filepath.Join(dir, "libcuda.so.1"))
+	if err == nil || errors.Is(err, ErrNoCompiler) || !strings.Contains(err.Error(), "oops") {
+		t.Errorf("a failing compiler: %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("a failed build left %d files behind", len(ents))

@@ -13,4 +13,5 @@ type Stats struct {
 	GraphExecs      uint64
 	Launches        uint64 // kernels run so far, graph replays included
 	Contexts        uint64 // primary contexts alive
+	References      uint64 // references to primary contexts (retains less releases)
 }

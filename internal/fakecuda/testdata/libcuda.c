@@ -437,6 +437,7 @@ static fakecu_check_fn g_check;
 static fakecu_params_fn g_params;
 static fakecu_launch_fn g_launch;
 static _Thread_local uint64_t tl_cur; /* handle of this OS thread's current context */
+static int g_forget;                 /* fakecu_set_forget */
 
 #define LOCK() pthread_mutex_lock(&g_mu)
 #define UNLOCK() pthread_mutex_unlock(&g_mu)
@@ -580,6 +581,11 @@ static CUresult enter_ctx(struct ctx **out)
 		return CUDA_ERROR_CONTEXT_IS_DESTROYED; /* current context was destroyed */
 	if (c->sticky != CUDA_SUCCESS)
 		return c->sticky;
+	/* In forget mode, the context serves this call only: a caller that
+	 * does not make it current before each call (as a Go program must,
+	 * whose goroutines move between OS threads) fails the next one. */
+	if (g_forget)
+		tl_cur = 0;
 	*out = c;
 	return CUDA_SUCCESS;
 }
@@ -2587,9 +2593,18 @@ EXPORT void fakecu_set_hooks(fakecu_check_fn check, fakecu_params_fn params, fak
 	UNLOCK();
 }
 
+/* fakecu_set_forget turns forget mode on (on != 0) or off: each call that
+ * needs the current context then clears it, in its thread, after use. */
+EXPORT void fakecu_set_forget(int on)
+{
+	LOCK();
+	g_forget = on != 0;
+	UNLOCK();
+}
+
 EXPORT int fakecu_stats(uint64_t *out, int n)
 {
-	uint64_t v[10];
+	uint64_t v[11];
 	memset(v, 0, sizeof v);
 	if (!out || n <= 0)
 		return 0;
@@ -2603,6 +2618,8 @@ EXPORT int fakecu_stats(uint64_t *out, int n)
 		v[2] += c->nhosts;
 		v[9]++;
 	}
+	for (int d = 0; d < NDEV; d++)
+		v[10] += g_refs[d];
 	v[3] = g_mods.n;
 	v[4] = g_streams.n;
 	v[5] = g_events.n;
@@ -2610,8 +2627,8 @@ EXPORT int fakecu_stats(uint64_t *out, int n)
 	v[7] = g_execs.n;
 	v[8] = g_nlaunch;
 	UNLOCK();
-	if (n > 10)
-		n = 10;
+	if (n > 11)
+		n = 11;
 	memcpy(out, v, (size_t)n * sizeof *out);
 	return n;
 }
