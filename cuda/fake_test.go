@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -168,6 +169,39 @@ func testCapture(t *testing.T, c *Context, s *Stream) {
 	if got := read(t, s, x); got[0] != 4 || got[5] != 24 {
 		t.Fatalf("after two replays: %v", got)
 	}
+
+	// The capture is thread-local: record runs on the thread that began it,
+	// however long it blocks (a goroutine that blocks and wakes moves
+	// between threads within a few tries otherwise), and the capture ends
+	// there; an allocation on another thread does not disturb it (in the
+	// driver's global mode it would).
+	g, err = s.Capture(func() error {
+		done := make(chan error)
+		go func() {
+			b, err := Alloc[float32](c, 1)
+			if err == nil {
+				err = b.Free()
+			}
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			return fmt.Errorf("Alloc on another thread: %v", err)
+		}
+		tid := threadID()
+		for range 50 {
+			ch := make(chan struct{})
+			go func() { time.Sleep(20 * time.Microsecond); close(ch) }()
+			<-ch
+			if threadID() != tid {
+				return errors.New("record moved to another OS thread")
+			}
+		}
+		return scale()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Destroy()
 
 	// A synchronous copy (on the legacy stream, which a capturing blocking
 	// stream makes unusable) in record, or from another goroutine, fails
