@@ -233,6 +233,32 @@ func testCapture(t *testing.T, c *Context, s *Stream) {
 			t.Fatalf("after a failed capture: %v (the copy ran, or the product did not)", got)
 		}
 	}
+
+	// Queued work: the fake driver reports it as running at the first
+	// query, and as finished at the next, or once waited for.
+	ev := must[*Event](t)(c.NewEvent())
+	defer ev.Destroy()
+	for _, f := range []func() error{scale, func() error { return ev.Record(s) }} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []bool{false, true} {
+		if done, err := ev.Done(); done != want || err != nil {
+			t.Errorf("Event.Done, query %d: %v, %v; want %v", i+1, done, err, want)
+		}
+	}
+	if done, err := s.Done(); !done || err != nil {
+		t.Errorf("Stream.Done after its last event finished: %v, %v", done, err)
+	}
+	if err := scale(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true} {
+		if done, err := s.Done(); done != want || err != nil {
+			t.Errorf("Stream.Done, query %d: %v, %v; want %v", i+1, done, err, want)
+		}
+	}
 }
 
 // fakeWork is TestFakeDriver's work on context c.

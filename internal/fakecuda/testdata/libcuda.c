@@ -369,6 +369,11 @@ struct stream {
 	struct hdr hd;
 	unsigned flags;
 	struct capture *cap;
+	/* Work items submitted, and how many of them count as finished: work
+	 * runs at submission, but is reported as finished only once waited
+	 * for, or polled once (cuStreamQuery says CUDA_ERROR_NOT_READY first),
+	 * as a GPU's queued work would be. */
+	uint64_t submitted, done;
 };
 
 enum { EV_NONE, EV_RECORDED, EV_CAPTURED };
@@ -378,6 +383,7 @@ struct event {
 	int state;
 	uint64_t ns;
 	uint64_t cap_id;
+	uint64_t sh, seq; /* EV_RECORDED: its stream (0: legacy) and that stream's submitted count */
 };
 
 struct graph {
@@ -872,13 +878,30 @@ static CUresult stream_pre(struct stream *s)
 	return CUDA_SUCCESS;
 }
 
+/* Marks the work of c's streams as finished: of its blocking streams only
+ * (blocking_only), which work on the legacy stream waits for, or of all. */
+static void streams_finish(struct ctx *c, int blocking_only)
+{
+	for (size_t i = 0; i < g_streams.n; i++) {
+		struct stream *s = (struct stream *)g_streams.v[i];
+		if (s->hd.ctx == c && (!blocking_only || s->flags == CU_STREAM_DEFAULT))
+			s->done = s->submitted;
+	}
+}
+
 /* After validation: returns the capture to record into, or runs now. */
 static CUresult stream_submit(struct ctx *c, struct stream *s, struct capture **cap)
 {
 	*cap = NULL;
-	if (!s)
-		return legacy_use(c);
+	if (!s) {
+		CUresult r = legacy_use(c);
+		if (r == CUDA_SUCCESS)
+			streams_finish(c, 1);
+		return r;
+	}
 	*cap = s->cap;
+	if (!s->cap)
+		s->submitted++;
 	return CUDA_SUCCESS;
 }
 
@@ -1265,6 +1288,8 @@ EXPORT CUresult cuCtxSynchronize(void)
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
 		r = legacy_use(c); /* waits on the legacy stream, too */
+	if (r == CUDA_SUCCESS)
+		streams_finish(c, 0);
 	UNLOCK();
 	return r;
 }
@@ -2047,6 +2072,12 @@ EXPORT CUresult cuStreamSynchronize(CUstream hStream)
 		s->cap->invalid = 1;
 		r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
+	if (r == CUDA_SUCCESS) {
+		if (s)
+			s->done = s->submitted;
+		else
+			streams_finish(c, 1);
+	}
 	UNLOCK();
 	return r;
 }
@@ -2054,9 +2085,26 @@ EXPORT CUresult cuStreamSynchronize(CUstream hStream)
 /* cuda.h: CUresult CUDAAPI cuStreamQuery(CUstream hStream); */
 EXPORT CUresult cuStreamQuery(CUstream hStream)
 {
-	/* All work has completed by the time it was submitted: same rules as
-	 * cuStreamSynchronize. */
-	return cuStreamSynchronize(hStream);
+	struct ctx *c;
+	struct stream *s = NULL;
+	LOCK();
+	CUresult r = enter_ctx(&c);
+	if (r == CUDA_SUCCESS)
+		r = get_stream(c, hStream, &s);
+	if (r == CUDA_SUCCESS && !s)
+		r = legacy_use(c);
+	if (r == CUDA_SUCCESS && s && s->cap) {
+		s->cap->invalid = 1;
+		r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	}
+	if (r == CUDA_SUCCESS && s && s->done < s->submitted) {
+		/* Queued work is still running at the first query; by the next
+		 * one it has finished. */
+		s->done = s->submitted;
+		r = CUDA_ERROR_NOT_READY;
+	}
+	UNLOCK();
+	return r;
 }
 
 /* cuda.h: CUresult CUDAAPI cuStreamBeginCapture(CUstream hStream, CUstreamCaptureMode mode);
@@ -2148,6 +2196,29 @@ static CUresult get_event(struct ctx *c, CUevent h, struct event **out)
 	return CUDA_SUCCESS;
 }
 
+/* The stream of recorded event e, if it still exists. */
+static struct stream *event_stream(const struct event *e)
+{
+	if (e->state != EV_RECORDED || e->sh == 0)
+		return NULL;
+	return (struct stream *)reg_find(&g_streams, hptr(e->sh));
+}
+
+/* Whether the work before event e is still reported as running. */
+static int event_pending(const struct event *e)
+{
+	struct stream *s = event_stream(e);
+	return s && s->done < e->seq;
+}
+
+/* Marks the work before event e as finished. */
+static void event_finish(const struct event *e)
+{
+	struct stream *s = event_stream(e);
+	if (s && s->done < e->seq)
+		s->done = e->seq;
+}
+
 /* An event last recorded in a capturing stream cannot be waited on or timed. */
 static CUresult event_captured(struct event *e)
 {
@@ -2232,6 +2303,8 @@ EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 		} else {
 			e->state = EV_RECORDED;
 			e->ns = now_ns();
+			e->sh = s ? s->hd.h : 0;
+			e->seq = s ? s->submitted : 0;
 		}
 	}
 	UNLOCK();
@@ -2249,6 +2322,8 @@ EXPORT CUresult cuEventSynchronize(CUevent hEvent)
 		r = get_event(c, hEvent, &e);
 	if (r == CUDA_SUCCESS)
 		r = event_captured(e);
+	if (r == CUDA_SUCCESS)
+		event_finish(e);
 	UNLOCK();
 	return r;
 }
@@ -2256,7 +2331,21 @@ EXPORT CUresult cuEventSynchronize(CUevent hEvent)
 /* cuda.h: CUresult CUDAAPI cuEventQuery(CUevent hEvent); */
 EXPORT CUresult cuEventQuery(CUevent hEvent)
 {
-	return cuEventSynchronize(hEvent); /* work is synchronous: always complete */
+	struct ctx *c;
+	struct event *e;
+	LOCK();
+	CUresult r = enter_ctx(&c);
+	if (r == CUDA_SUCCESS)
+		r = get_event(c, hEvent, &e);
+	if (r == CUDA_SUCCESS)
+		r = event_captured(e);
+	if (r == CUDA_SUCCESS && event_pending(e)) {
+		/* As cuStreamQuery: not ready at the first query, then done. */
+		event_finish(e);
+		r = CUDA_ERROR_NOT_READY;
+	}
+	UNLOCK();
+	return r;
 }
 
 /* cuda.h: CUresult CUDAAPI cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd); */
@@ -2280,6 +2369,8 @@ EXPORT CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent
 		r = CUDA_ERROR_INVALID_HANDLE; /* cuEventRecord has not been called on it */
 	if (r == CUDA_SUCCESS && ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING))
 		r = CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS && (event_pending(a) || event_pending(b)))
+		r = CUDA_ERROR_NOT_READY; /* the work before an event has not finished */
 	if (r == CUDA_SUCCESS)
 		*pMilliseconds = (float)((double)((int64_t)(b->ns - a->ns)) / 1e6);
 	UNLOCK();
