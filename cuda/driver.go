@@ -24,7 +24,7 @@ type funcs struct {
 	cuCtxSetCurrent, cuCtxSynchronize, cuMemGetInfo, cuMemAlloc, cuMemFree         uintptr
 	cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD        uintptr
 	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync                        uintptr
-	cuMemsetD32, cuMemsetD32Async, cuMemsetD8Async                                 uintptr
+	cuMemsetD32Async, cuMemsetD8Async                                              uintptr
 	cuModuleLoadDataEx, cuModuleUnload, cuModuleGetFunction                        uintptr
 	cuFuncGetAttribute, cuFuncSetAttribute, cuLaunchKernel                         uintptr
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuStreamQuery            uintptr
@@ -72,7 +72,6 @@ func (f *funcs) symbols() []symbol {
 		req(&f.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
 		req(&f.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
 		req(&f.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"),
-		req(&f.cuMemsetD32, "cuMemsetD32_v2"),
 		req(&f.cuMemsetD32Async, "cuMemsetD32Async"),
 		req(&f.cuMemsetD8Async, "cuMemsetD8Async"),
 		req(&f.cuModuleLoadDataEx, "cuModuleLoadDataEx"),
