@@ -234,6 +234,23 @@ func testCapture(t *testing.T, c *Context, s *Stream) {
 		}
 	}
 
+	// Queued work runs when waited for: a download read before then is
+	// stale (the fake's page-locked memory starts as NaNs).
+	h := must[*HostBuffer[float32]](t)(AllocHost[float32](c, x.Len()))
+	defer h.Free()
+	if err := x.Download(s, h); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.Data()[0]; v == v {
+		t.Errorf("a download read before Sync gave %v: the fake driver ran it when queued", v)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.Data()[0]; v != 16 {
+		t.Errorf("a download read after Sync gave %v, want 16", v)
+	}
+
 	// Queued work: the fake driver reports it as running at the first
 	// query, and as finished at the next, or once waited for.
 	ev := must[*Event](t)(c.NewEvent())

@@ -14,10 +14,12 @@
 // one way: a call forgets the current context of its thread after using
 // it, so that every call the binding makes without setting the context
 // first (as it must, since goroutines move between OS threads) fails.
-// Device memory is host memory; work runs when it is queued, but counts
-// as finished only once waited for, or polled twice (the first
-// cuStreamQuery or cuEventQuery says CUDA_ERROR_NOT_READY); kernels run in
-// the PTX simulator of package ptxsim, through callbacks into Go.
+// Device memory is host memory. Work queued on a stream runs only when
+// something waits for it (a synchronisation, the legacy stream's
+// synchronous copies for blocking streams, a free, or a query, which says
+// CUDA_ERROR_NOT_READY and runs it), so that a result read without
+// waiting is stale every time, not now and then as on a GPU. Kernels run
+// in the PTX simulator of package ptxsim, through callbacks into Go.
 //
 // It has two devices: 0 has compute capability 9.0 and 8 multiprocessors,
 // 1 has compute capability 5.2 and 2 multiprocessors.

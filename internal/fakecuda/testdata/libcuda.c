@@ -21,9 +21,23 @@
  *   - device memory is host memory (256-byte aligned, filled with 0xFF
  *     bytes) and every device range must lie inside one live allocation of
  *     the current context;
- *   - all work runs synchronously at the call, except work submitted to a
- *     capturing stream, which is recorded as graph nodes and runs when the
- *     instantiated graph is launched;
+ *   - stream work runs late, deterministically: work submitted to a stream
+ *     (copies, memsets, kernel launches, graph launches, event records) is
+ *     checked at the call and appended to that stream's queue, and runs, in
+ *     order, only when something waits for it: cuStreamSynchronize (the
+ *     whole queue), cuEventSynchronize (up to the event's record),
+ *     cuCtxSynchronize (every queue of the context), cuStreamQuery and
+ *     cuEventQuery (they run the work and answer CUDA_ERROR_NOT_READY if
+ *     there was any), use of the legacy stream (the queues of the blocking
+ *     streams, not the non-blocking ones), and the calls that free what
+ *     queued work may use (cuMemFree, cuMemFreeHost, cuModuleUnload,
+ *     cuStreamDestroy, cuGraphExecDestroy).  So a program that reads
+ *     results, or reuses a host buffer, without waiting first sees stale
+ *     data every time.  The legacy stream has no queue: its work runs at
+ *     the call, after the blocking streams' queues.  Work submitted to a
+ *     capturing stream is recorded as graph nodes instead and runs when the
+ *     instantiated graph is launched.  Errors of queued work become sticky
+ *     errors of the context, returned by the call that ran the work;
  *   - stream capture enforces the rules of cuda.h (unsafe calls, legacy
  *     stream implicit synchronisation, wrong-thread end, invalidation);
  *   - kernels are run by a test hook (Go code) and PTX is checked by another.
@@ -335,7 +349,7 @@ struct ctx {
 	size_t nhosts, caphosts;
 };
 
-enum { N_HTOD = 1, N_DTOH, N_DTOD, N_MEMSET, N_KERNEL, N_CHILD };
+enum { N_HTOD = 1, N_DTOH, N_DTOD, N_MEMSET, N_KERNEL, N_CHILD, N_EVENT };
 
 struct nodelist;
 struct node {
@@ -351,6 +365,7 @@ struct node {
 	uint8_t *params;
 	size_t plen;
 	struct nodelist *child;
+	uint64_t ev, gen;     /* event record (stream queues only): event handle and generation */
 };
 struct nodelist {
 	struct node *v;
@@ -369,21 +384,34 @@ struct stream {
 	struct hdr hd;
 	unsigned flags;
 	struct capture *cap;
-	/* Work items submitted, and how many of them count as finished: work
-	 * runs at submission, but is reported as finished only once waited
-	 * for, or polled once (cuStreamQuery says CUDA_ERROR_NOT_READY first),
-	 * as a GPU's queued work would be. */
-	uint64_t submitted, done;
+	/* The queue of work not run yet: nodes q.v[qhead] to q.v[q.n-1], in
+	 * order.  pushed counts the nodes ever appended, done those that have
+	 * run (or were dropped after a sticky error), so that node number k
+	 * (1-based) has run once done >= k.  One thread at a time runs a
+	 * stream's nodes (flushing); others wait on cv (with g_mu).  users
+	 * counts the threads inside stream_flush; a stream destroyed meanwhile
+	 * (dead, unregistered) is freed by the last of them. */
+	struct nodelist q;
+	size_t qhead;
+	uint64_t pushed, done;
+	int flushing;
+	unsigned users;
+	int dead;
+	pthread_cond_t cv;
 };
 
-enum { EV_NONE, EV_RECORDED, EV_CAPTURED };
+/* EV_PENDING: recorded into stream sh's queue as node number seq, which
+ * has not run yet.  gen counts the records: a record node stamps the event
+ * only if no later record superseded it. */
+enum { EV_NONE, EV_RECORDED, EV_CAPTURED, EV_PENDING };
 struct event {
 	struct hdr hd;
 	unsigned flags;
 	int state;
 	uint64_t ns;
 	uint64_t cap_id;
-	uint64_t sh, seq; /* EV_RECORDED: its stream (0: legacy) and that stream's submitted count */
+	uint64_t sh, seq; /* EV_PENDING: its stream and the record node's number there */
+	uint64_t gen;
 };
 
 struct graph {
@@ -394,8 +422,6 @@ struct graph {
 struct gexec {
 	struct hdr hd;
 	struct nodelist nodes;
-	unsigned busy;
-	int dead;
 };
 
 struct func;
@@ -739,13 +765,11 @@ static void exec_free(struct gexec *e)
 	free(e);
 }
 
+/* Launches copy the nodes of the graph exec, so none waits on it. */
 static void exec_kill(struct gexec *e)
 {
 	reg_del(&g_execs, &e->hd);
-	e->dead = 1;
-	e->hd.ctx = NULL;
-	if (e->busy == 0)
-		exec_free(e);
+	exec_free(e);
 	reg_release(&g_execs);
 }
 
@@ -755,7 +779,24 @@ static void stream_free(struct stream *s)
 		nl_clear(&s->cap->nodes);
 		free(s->cap);
 	}
+	nl_clear(&s->q);
+	pthread_cond_destroy(&s->cv);
 	free(s);
+}
+
+/* Destroys stream s, already unregistered, dropping its queue.  A thread in
+ * stream_flush on s (waiting, or running a node) frees it when it leaves. */
+static void stream_kill(struct stream *s)
+{
+	nl_clear(&s->q);
+	s->qhead = 0;
+	if (s->users == 0) {
+		stream_free(s);
+		return;
+	}
+	s->dead = 1;
+	s->hd.ctx = NULL;
+	pthread_cond_broadcast(&s->cv);
 }
 
 static void graph_free(struct graph *g)
@@ -780,7 +821,7 @@ static void ctx_destroy(struct ctx *c)
 		module_kill((struct module *)o);
 	while ((o = reg_first_of(&g_streams, c)) != NULL) {
 		reg_del(&g_streams, o);
-		stream_free((struct stream *)o);
+		stream_kill((struct stream *)o); /* queued work is discarded */
 	}
 	while ((o = reg_first_of(&g_events, c)) != NULL) {
 		reg_del(&g_events, o);
@@ -878,33 +919,6 @@ static CUresult stream_pre(struct stream *s)
 	return CUDA_SUCCESS;
 }
 
-/* Marks the work of c's streams as finished: of its blocking streams only
- * (blocking_only), which work on the legacy stream waits for, or of all. */
-static void streams_finish(struct ctx *c, int blocking_only)
-{
-	for (size_t i = 0; i < g_streams.n; i++) {
-		struct stream *s = (struct stream *)g_streams.v[i];
-		if (s->hd.ctx == c && (!blocking_only || s->flags == CU_STREAM_DEFAULT))
-			s->done = s->submitted;
-	}
-}
-
-/* After validation: returns the capture to record into, or runs now. */
-static CUresult stream_submit(struct ctx *c, struct stream *s, struct capture **cap)
-{
-	*cap = NULL;
-	if (!s) {
-		CUresult r = legacy_use(c);
-		if (r == CUDA_SUCCESS)
-			streams_finish(c, 1);
-		return r;
-	}
-	*cap = s->cap;
-	if (!s->cap)
-		s->submitted++;
-	return CUDA_SUCCESS;
-}
-
 static CUresult record(struct capture *cp, struct node *nd)
 {
 	if (nl_push(&cp->nodes, nd) != 0) {
@@ -973,70 +987,206 @@ static CUresult run_kernel(struct ctx *c, struct func *fn, const uint32_t grid[3
 	return r;
 }
 
-/* Replays node list L in context ctxh.  Lock held on entry and exit. */
+static CUresult replay(uint64_t ctxh, const struct nodelist *L);
+
+/* Runs work node nd in context ctxh: a device range is checked again (it
+ * may have been freed since the node was made), host memory is read or
+ * written now.  A context with a sticky error runs nothing.  Lock held on
+ * entry and exit; dropped while a kernel runs. */
+static CUresult run_node(uint64_t ctxh, const struct node *nd)
+{
+	struct ctx *c = ctx_by_handle(ctxh);
+	if (!c)
+		return CUDA_ERROR_CONTEXT_IS_DESTROYED;
+	if (c->sticky)
+		return c->sticky;
+	CUresult r = CUDA_SUCCESS;
+	switch (nd->kind) {
+	case N_HTOD:
+		if (!range_ok(c, nd->dst, nd->bytes))
+			r = CUDA_ERROR_ILLEGAL_ADDRESS;
+		else
+			memcpy(hptr(nd->dst), nd->hsrc, nd->bytes);
+		break;
+	case N_DTOH:
+		if (!range_ok(c, nd->src, nd->bytes))
+			r = CUDA_ERROR_ILLEGAL_ADDRESS;
+		else
+			memcpy(nd->hdst, hptr(nd->src), nd->bytes);
+		break;
+	case N_DTOD:
+		if (!range_ok(c, nd->src, nd->bytes) || !range_ok(c, nd->dst, nd->bytes))
+			r = CUDA_ERROR_ILLEGAL_ADDRESS;
+		else
+			memmove(hptr(nd->dst), hptr(nd->src), nd->bytes);
+		break;
+	case N_MEMSET:
+		if (!range_ok(c, nd->dst, nd->bytes)) {
+			r = CUDA_ERROR_ILLEGAL_ADDRESS;
+		} else if (nd->esize == 1) {
+			memset(hptr(nd->dst), (int)(nd->value & 0xFF), nd->bytes);
+		} else {
+			uint32_t v = nd->value;
+			unsigned char *p = hptr(nd->dst);
+			for (size_t k = 0; k < nd->bytes; k += 4)
+				memcpy(p + k, &v, 4);
+		}
+		break;
+	case N_KERNEL: {
+		struct hdr *o = reg_find(&g_funcs, hptr(nd->func));
+		if (!o || o->ctx != c)
+			r = CUDA_ERROR_INVALID_HANDLE; /* module unloaded since submission */
+		else
+			r = run_kernel(c, (struct func *)o, nd->grid, nd->block, nd->shared, nd->sizes, nd->nparams,
+				       nd->params);
+		break;
+	}
+	case N_CHILD:
+		r = replay(ctxh, nd->child);
+		break;
+	case N_EVENT: {
+		/* Stamps the event, unless destroyed or recorded again since. */
+		struct event *e = (struct event *)reg_find(&g_events, hptr(nd->ev));
+		if (e && e->gen == nd->gen) {
+			e->state = EV_RECORDED;
+			e->ns = now_ns();
+		}
+		break;
+	}
+	default:
+		r = CUDA_ERROR_UNKNOWN;
+		break;
+	}
+	if (r != CUDA_SUCCESS)
+		make_sticky(ctxh, r);
+	return r;
+}
+
+/* Replays node list L in context ctxh, stopping at the first error.  Lock
+ * held on entry and exit. */
 static CUresult replay(uint64_t ctxh, const struct nodelist *L)
 {
 	for (size_t i = 0; i < L->n; i++) {
-		const struct node *nd = &L->v[i];
-		struct ctx *c = ctx_by_handle(ctxh);
-		if (!c)
-			return CUDA_ERROR_CONTEXT_IS_DESTROYED;
-		if (c->sticky)
-			return c->sticky;
-		CUresult r = CUDA_SUCCESS;
-		switch (nd->kind) {
-		case N_HTOD:
-			if (!range_ok(c, nd->dst, nd->bytes))
-				r = CUDA_ERROR_ILLEGAL_ADDRESS;
-			else
-				memcpy(hptr(nd->dst), nd->hsrc, nd->bytes);
-			break;
-		case N_DTOH:
-			if (!range_ok(c, nd->src, nd->bytes))
-				r = CUDA_ERROR_ILLEGAL_ADDRESS;
-			else
-				memcpy(nd->hdst, hptr(nd->src), nd->bytes);
-			break;
-		case N_DTOD:
-			if (!range_ok(c, nd->src, nd->bytes) || !range_ok(c, nd->dst, nd->bytes))
-				r = CUDA_ERROR_ILLEGAL_ADDRESS;
-			else
-				memmove(hptr(nd->dst), hptr(nd->src), nd->bytes);
-			break;
-		case N_MEMSET:
-			if (!range_ok(c, nd->dst, nd->bytes)) {
-				r = CUDA_ERROR_ILLEGAL_ADDRESS;
-			} else if (nd->esize == 1) {
-				memset(hptr(nd->dst), (int)(nd->value & 0xFF), nd->bytes);
-			} else {
-				uint32_t v = nd->value;
-				unsigned char *p = hptr(nd->dst);
-				for (size_t k = 0; k < nd->bytes; k += 4)
-					memcpy(p + k, &v, 4);
-			}
-			break;
-		case N_KERNEL: {
-			struct hdr *o = reg_find(&g_funcs, hptr(nd->func));
-			if (!o || o->ctx != c)
-				r = CUDA_ERROR_INVALID_HANDLE; /* module unloaded since capture */
-			else
-				r = run_kernel(c, (struct func *)o, nd->grid, nd->block, nd->shared, nd->sizes,
-					       nd->nparams, nd->params);
-			break;
-		}
-		case N_CHILD:
-			r = replay(ctxh, nd->child);
-			break;
-		default:
-			r = CUDA_ERROR_UNKNOWN;
-			break;
-		}
-		if (r != CUDA_SUCCESS) {
-			make_sticky(ctxh, r);
+		CUresult r = run_node(ctxh, &L->v[i]);
+		if (r != CUDA_SUCCESS)
 			return r;
-		}
 	}
 	return CUDA_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stream queues: deferred execution. */
+
+#define FLUSH_ALL UINT64_MAX
+
+/* Whether stream s has work that has not finished: queued, or running. */
+static int stream_busy(const struct stream *s)
+{
+	return s->qhead < s->q.n || s->flushing;
+}
+
+/* Appends work node nd to the queue of stream s (taking its buffers). */
+static CUresult enqueue(struct stream *s, struct node *nd)
+{
+	if (nl_push(&s->q, nd) != 0) {
+		node_free(nd);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	s->pushed++;
+	return CUDA_SUCCESS;
+}
+
+/* Runs the queue of stream s (of context ctxh) in order, one node at a
+ * time, until node number upto has run (FLUSH_ALL: until the queue is
+ * empty), after any other thread running s's nodes is done.  Nodes
+ * appended meanwhile run too, if the target includes them.  After a sticky
+ * error the remaining nodes are dropped.  Returns the first error of the
+ * nodes run here, or CUDA_ERROR_CONTEXT_IS_DESTROYED if the context went
+ * away.  Lock held on entry and exit, dropped while a kernel runs and while
+ * waiting; s may be destroyed meanwhile: the caller must look it up again
+ * by its handle. */
+static CUresult stream_flush(uint64_t ctxh, struct stream *s, uint64_t upto)
+{
+	CUresult first = CUDA_SUCCESS;
+	s->users++;
+	for (;;) {
+		while (s->flushing && !s->dead)
+			pthread_cond_wait(&s->cv, &g_mu);
+		if (s->dead || s->done >= upto || s->qhead == s->q.n)
+			break;
+		s->flushing = 1;
+		while (!s->dead && s->done < upto && s->qhead < s->q.n) {
+			/* Pop the node: the queue may grow (realloc) while it runs. */
+			struct node nd = s->q.v[s->qhead];
+			memset(&s->q.v[s->qhead], 0, sizeof nd);
+			if (++s->qhead == s->q.n)
+				s->qhead = s->q.n = 0;
+			CUresult r = run_node(ctxh, &nd);
+			node_free(&nd);
+			s->done++;
+			if (first == CUDA_SUCCESS)
+				first = r;
+		}
+		s->flushing = 0;
+		pthread_cond_broadcast(&s->cv);
+	}
+	if (--s->users == 0 && s->dead)
+		stream_free(s);
+	if (first == CUDA_SUCCESS && !ctx_by_handle(ctxh))
+		first = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+	return first;
+}
+
+/* Runs the queues of the streams of context *pc to the end: of its
+ * blocking streams only (blocking_only), which the legacy stream waits
+ * for, or of all.  Returns the first error of the work run; *pc is updated
+ * (the lock is dropped while work runs): CUDA_ERROR_CONTEXT_IS_DESTROYED
+ * if it went away. */
+static CUresult ctx_flush(struct ctx **pc, int blocking_only)
+{
+	uint64_t ctxh = (*pc)->h;
+	CUresult first = CUDA_SUCCESS;
+	for (;;) {
+		struct ctx *c = ctx_by_handle(ctxh);
+		*pc = c;
+		if (!c)
+			return CUDA_ERROR_CONTEXT_IS_DESTROYED;
+		struct stream *t = NULL;
+		for (size_t i = 0; i < g_streams.n && !t; i++) {
+			struct stream *s = (struct stream *)g_streams.v[i];
+			if (s->hd.ctx == c && (!blocking_only || s->flags == CU_STREAM_DEFAULT) && stream_busy(s))
+				t = s;
+		}
+		if (!t)
+			return first;
+		CUresult r = stream_flush(ctxh, t, FLUSH_ALL);
+		if (first == CUDA_SUCCESS)
+			first = r;
+	}
+}
+
+/* After validation: hands work node nd (NULL: no work, e.g. a copy of zero
+ * bytes) to stream s of context c: records it into s's capture, or appends
+ * it to s's queue, or, for the legacy stream (s NULL), first runs the
+ * queues of c's blocking streams, then runs nd at once.  Takes nd's
+ * buffers.  Lock held; dropped while work runs (legacy stream only), when
+ * c and every object may go away. */
+static CUresult submit(struct ctx *c, struct stream *s, struct node *nd)
+{
+	if (s && !nd)
+		return CUDA_SUCCESS;
+	if (s && s->cap)
+		return record(s->cap, nd);
+	if (s)
+		return enqueue(s, nd);
+	CUresult r = legacy_use(c);
+	if (r == CUDA_SUCCESS)
+		r = ctx_flush(&c, 1);
+	if (r == CUDA_SUCCESS && nd)
+		r = run_node(c->h, nd);
+	if (nd)
+		node_free(nd);
+	return r;
 }
 
 /* ======================================================================
@@ -1258,7 +1408,7 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 	if (r == CUDA_SUCCESS && (!g_primary[dev] || g_refs[dev] == 0))
 		r = CUDA_ERROR_INVALID_CONTEXT;
 	if (r == CUDA_SUCCESS && --g_refs[dev] == 0)
-		ctx_destroy(g_primary[dev]);
+		ctx_destroy(g_primary[dev]); /* queued work is discarded, not run */
 	UNLOCK();
 	return r;
 }
@@ -1289,7 +1439,7 @@ EXPORT CUresult cuCtxSynchronize(void)
 	if (r == CUDA_SUCCESS)
 		r = legacy_use(c); /* waits on the legacy stream, too */
 	if (r == CUDA_SUCCESS)
-		streams_finish(c, 0);
+		r = ctx_flush(&c, 0);
 	UNLOCK();
 	return r;
 }
@@ -1573,6 +1723,10 @@ EXPORT CUresult cuModuleUnload(CUmodule hmod)
 	if (r == CUDA_SUCCESS)
 		r = get_module(c, hmod, &m);
 	if (r == CUDA_SUCCESS)
+		r = ctx_flush(&c, 0); /* queued launches may use it */
+	if (r == CUDA_SUCCESS)
+		r = get_module(c, hmod, &m);
+	if (r == CUDA_SUCCESS)
 		module_kill(m); /* its functions become invalid handles */
 	UNLOCK();
 	return r;
@@ -1756,8 +1910,12 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
 		r = unsafe_call();
+	if (r == CUDA_SUCCESS && dptr != 0 && !find_alloc_start(c, dptr))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && dptr != 0)
+		r = ctx_flush(&c, 0); /* queued work may use it: it runs first */
 	if (r == CUDA_SUCCESS && dptr != 0) {
-		struct alloc *a = find_alloc_start(c, dptr);
+		struct alloc *a = find_alloc_start(c, dptr); /* again: the lock was dropped */
 		if (!a) {
 			r = CUDA_ERROR_INVALID_VALUE;
 		} else {
@@ -1806,6 +1964,19 @@ EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 	return r;
 }
 
+/* Whether p is a host allocation of c, at c->hosts[*at]. */
+static int host_alloc(const struct ctx *c, const void *p, size_t *at)
+{
+	for (size_t i = 0; i < c->nhosts; i++) {
+		if (c->hosts[i] == p) {
+			if (at)
+				*at = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* cuda.h: CUresult CUDAAPI cuMemFreeHost(void *p); */
 EXPORT CUresult cuMemFreeHost(void *p)
 {
@@ -1814,11 +1985,13 @@ EXPORT CUresult cuMemFreeHost(void *p)
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
 		r = unsafe_call();
+	if (r == CUDA_SUCCESS && p != NULL && !host_alloc(c, p, NULL))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && p != NULL)
+		r = ctx_flush(&c, 0); /* queued copies may use it: they run first */
 	if (r == CUDA_SUCCESS && p != NULL) {
 		size_t i;
-		for (i = 0; i < c->nhosts && c->hosts[i] != p; i++)
-			;
-		if (i == c->nhosts) {
+		if (!host_alloc(c, p, &i)) { /* again: the lock was dropped */
 			r = CUDA_ERROR_INVALID_VALUE;
 		} else {
 			free(p);
@@ -1842,7 +2015,7 @@ static CUresult do_copy(int kind, CUdeviceptr dst, void *hdst, CUdeviceptr src, 
 {
 	struct ctx *c;
 	struct stream *s = NULL;
-	struct capture *cp = NULL;
+	struct node nd;
 	LOCK();
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS && !sync)
@@ -1863,26 +2036,15 @@ static CUresult do_copy(int kind, CUdeviceptr dst, void *hdst, CUdeviceptr src, 
 			goto out;
 		}
 	}
-	r = stream_submit(c, s, &cp);
-	if (r != CUDA_SUCCESS || n == 0)
-		goto out;
-	if (cp) {
-		struct node nd;
-		memset(&nd, 0, sizeof nd);
-		nd.kind = kind;
-		nd.dst = dst;
-		nd.hdst = hdst;
-		nd.src = src;
-		nd.hsrc = hsrc;
-		nd.bytes = n;
-		r = record(cp, &nd);
-		goto out;
-	}
-	switch (kind) {
-	case N_HTOD: memcpy(hptr(dst), hsrc, n); break;
-	case N_DTOH: memcpy(hdst, hptr(src), n); break;
-	default: memmove(hptr(dst), hptr(src), n); break;
-	}
+	/* Host memory is read or written when the node runs. */
+	memset(&nd, 0, sizeof nd);
+	nd.kind = kind;
+	nd.dst = dst;
+	nd.hdst = hdst;
+	nd.src = src;
+	nd.hsrc = hsrc;
+	nd.bytes = n;
+	r = submit(c, s, n > 0 ? &nd : NULL);
 out:
 	UNLOCK();
 	return r;
@@ -1938,7 +2100,7 @@ static CUresult do_memset(CUdeviceptr dst, unsigned value, unsigned esize, size_
 {
 	struct ctx *c;
 	struct stream *s = NULL;
-	struct capture *cp = NULL;
+	struct node nd;
 	size_t bytes = 0;
 	LOCK();
 	CUresult r = enter_ctx(&c);
@@ -1957,28 +2119,13 @@ static CUresult do_memset(CUdeviceptr dst, unsigned value, unsigned esize, size_
 		cap_fail(s);
 		goto out;
 	}
-	r = stream_submit(c, s, &cp);
-	if (r != CUDA_SUCCESS || bytes == 0)
-		goto out;
-	if (cp) {
-		struct node nd;
-		memset(&nd, 0, sizeof nd);
-		nd.kind = N_MEMSET;
-		nd.dst = dst;
-		nd.value = value;
-		nd.esize = esize;
-		nd.bytes = bytes;
-		r = record(cp, &nd);
-		goto out;
-	}
-	if (esize == 1) {
-		memset(hptr(dst), (int)(value & 0xFF), bytes);
-	} else {
-		uint32_t v = value;
-		unsigned char *p = hptr(dst);
-		for (size_t k = 0; k < bytes; k += 4)
-			memcpy(p + k, &v, 4);
-	}
+	memset(&nd, 0, sizeof nd);
+	nd.kind = N_MEMSET;
+	nd.dst = dst;
+	nd.value = value;
+	nd.esize = esize;
+	nd.bytes = bytes;
+	r = submit(c, s, bytes > 0 ? &nd : NULL);
 out:
 	UNLOCK();
 	return r;
@@ -2017,7 +2164,13 @@ EXPORT CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS) {
 		struct stream *s = calloc(1, sizeof *s);
+		if (s && pthread_cond_init(&s->cv, NULL) != 0) {
+			free(s);
+			s = NULL;
+		}
 		if (!s || reg_add(&g_streams, &s->hd) != 0) {
+			if (s)
+				pthread_cond_destroy(&s->cv);
 			free(s);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
@@ -2043,14 +2196,27 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream hStream)
 		r = get_stream(c, hStream, &s);
 	if (r == CUDA_SUCCESS && !s)
 		r = CUDA_ERROR_INVALID_HANDLE; /* the legacy stream cannot be destroyed */
-	if (r == CUDA_SUCCESS && s->cap) {
-		/* destroying a stream in the middle of a capture sequence */
-		s->cap->invalid = 1;
-		r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	/* Its queued work runs first (the driver would let it finish); work
+	 * other threads queue meanwhile, too. */
+	uint64_t ctxh = r == CUDA_SUCCESS ? c->h : 0;
+	while (r == CUDA_SUCCESS) {
+		if (s->cap) {
+			/* destroying a stream in the middle of a capture sequence */
+			s->cap->invalid = 1;
+			r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+			break;
+		}
+		if (!stream_busy(s))
+			break;
+		r = stream_flush(ctxh, s, FLUSH_ALL);
+		if (r == CUDA_SUCCESS) {
+			c = ctx_by_handle(ctxh); /* it exists: stream_flush succeeded */
+			r = get_stream(c, hStream, &s); /* destroyed meanwhile by another thread? */
+		}
 	}
 	if (r == CUDA_SUCCESS) {
 		reg_del(&g_streams, &s->hd);
-		stream_free(s);
+		stream_kill(s);
 		reg_release(&g_streams);
 	}
 	UNLOCK();
@@ -2074,9 +2240,9 @@ EXPORT CUresult cuStreamSynchronize(CUstream hStream)
 	}
 	if (r == CUDA_SUCCESS) {
 		if (s)
-			s->done = s->submitted;
+			r = stream_flush(c->h, s, FLUSH_ALL);
 		else
-			streams_finish(c, 1);
+			r = ctx_flush(&c, 1); /* the legacy stream waits on the blocking streams */
 	}
 	UNLOCK();
 	return r;
@@ -2097,11 +2263,12 @@ EXPORT CUresult cuStreamQuery(CUstream hStream)
 		s->cap->invalid = 1;
 		r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
-	if (r == CUDA_SUCCESS && s && s->done < s->submitted) {
-		/* Queued work is still running at the first query; by the next
-		 * one it has finished. */
-		s->done = s->submitted;
-		r = CUDA_ERROR_NOT_READY;
+	if (r == CUDA_SUCCESS && s && stream_busy(s)) {
+		/* Queued work was still running when asked: it runs now, and
+		 * has finished by the next query. */
+		r = stream_flush(c->h, s, FLUSH_ALL);
+		if (r == CUDA_SUCCESS)
+			r = CUDA_ERROR_NOT_READY;
 	}
 	UNLOCK();
 	return r;
@@ -2196,27 +2363,14 @@ static CUresult get_event(struct ctx *c, CUevent h, struct event **out)
 	return CUDA_SUCCESS;
 }
 
-/* The stream of recorded event e, if it still exists. */
+/* The stream whose queue holds event e's record node, not run yet; NULL
+ * if none (a record node dropped after a sticky error never runs). */
 static struct stream *event_stream(const struct event *e)
 {
-	if (e->state != EV_RECORDED || e->sh == 0)
+	if (e->state != EV_PENDING)
 		return NULL;
-	return (struct stream *)reg_find(&g_streams, hptr(e->sh));
-}
-
-/* Whether the work before event e is still reported as running. */
-static int event_pending(const struct event *e)
-{
-	struct stream *s = event_stream(e);
-	return s && s->done < e->seq;
-}
-
-/* Marks the work before event e as finished. */
-static void event_finish(const struct event *e)
-{
-	struct stream *s = event_stream(e);
-	if (s && s->done < e->seq)
-		s->done = e->seq;
+	struct stream *s = (struct stream *)reg_find(&g_streams, hptr(e->sh));
+	return s && s->done < e->seq ? s : NULL;
 }
 
 /* An event last recorded in a capturing stream cannot be waited on or timed. */
@@ -2282,7 +2436,6 @@ EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 	struct ctx *c;
 	struct event *e;
 	struct stream *s = NULL;
-	struct capture *cp = NULL;
 	LOCK();
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
@@ -2291,22 +2444,44 @@ EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 		r = get_stream(c, hStream, &s);
 	if (r == CUDA_SUCCESS)
 		r = stream_pre(s);
-	if (r == CUDA_SUCCESS)
-		r = stream_submit(c, s, &cp);
-	if (r == CUDA_SUCCESS) {
-		if (cp) {
-			/* Without CU_EVENT_RECORD_EXTERNAL a record in a capturing
-			 * stream creates no graph node: the event only marks a point
-			 * of the capture sequence and is never updated by replays. */
-			e->state = EV_CAPTURED;
-			e->cap_id = cp->id;
-		} else {
+	if (r != CUDA_SUCCESS)
+		goto out;
+	if (!s) {
+		/* The legacy stream: after the blocking streams' work, at once. */
+		r = legacy_use(c);
+		if (r == CUDA_SUCCESS)
+			r = ctx_flush(&c, 1);
+		if (r == CUDA_SUCCESS)
+			r = get_event(c, hEvent, &e); /* destroyed meanwhile? */
+		if (r == CUDA_SUCCESS) {
+			e->gen++;
 			e->state = EV_RECORDED;
 			e->ns = now_ns();
-			e->sh = s ? s->hd.h : 0;
-			e->seq = s ? s->submitted : 0;
+		}
+	} else if (s->cap) {
+		/* Without CU_EVENT_RECORD_EXTERNAL a record in a capturing
+		 * stream creates no graph node: the event only marks a point
+		 * of the capture sequence and is never updated by replays. */
+		e->gen++;
+		e->state = EV_CAPTURED;
+		e->cap_id = s->cap->id;
+	} else {
+		/* A node that stamps the event when it runs, unless the event
+		 * was recorded again by then. */
+		struct node nd;
+		memset(&nd, 0, sizeof nd);
+		nd.kind = N_EVENT;
+		nd.ev = e->hd.h;
+		nd.gen = e->gen + 1;
+		r = enqueue(s, &nd);
+		if (r == CUDA_SUCCESS) {
+			e->gen++;
+			e->state = EV_PENDING;
+			e->sh = s->hd.h;
+			e->seq = s->pushed;
 		}
 	}
+out:
 	UNLOCK();
 	return r;
 }
@@ -2316,14 +2491,15 @@ EXPORT CUresult cuEventSynchronize(CUevent hEvent)
 {
 	struct ctx *c;
 	struct event *e;
+	struct stream *s;
 	LOCK();
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
 		r = get_event(c, hEvent, &e);
 	if (r == CUDA_SUCCESS)
 		r = event_captured(e);
-	if (r == CUDA_SUCCESS)
-		event_finish(e);
+	if (r == CUDA_SUCCESS && (s = event_stream(e)) != NULL)
+		r = stream_flush(c->h, s, e->seq); /* the work up to its record */
 	UNLOCK();
 	return r;
 }
@@ -2333,16 +2509,19 @@ EXPORT CUresult cuEventQuery(CUevent hEvent)
 {
 	struct ctx *c;
 	struct event *e;
+	struct stream *s;
 	LOCK();
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
 		r = get_event(c, hEvent, &e);
 	if (r == CUDA_SUCCESS)
 		r = event_captured(e);
-	if (r == CUDA_SUCCESS && event_pending(e)) {
-		/* As cuStreamQuery: not ready at the first query, then done. */
-		event_finish(e);
-		r = CUDA_ERROR_NOT_READY;
+	if (r == CUDA_SUCCESS && (s = event_stream(e)) != NULL) {
+		/* As cuStreamQuery: the work up to its record was still running
+		 * when asked; it runs now, and has finished by the next query. */
+		r = stream_flush(c->h, s, e->seq);
+		if (r == CUDA_SUCCESS)
+			r = CUDA_ERROR_NOT_READY;
 	}
 	UNLOCK();
 	return r;
@@ -2365,12 +2544,12 @@ EXPORT CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent
 		r = event_captured(a);
 	if (r == CUDA_SUCCESS)
 		r = event_captured(b);
-	if (r == CUDA_SUCCESS && (a->state != EV_RECORDED || b->state != EV_RECORDED))
+	if (r == CUDA_SUCCESS && (a->state == EV_NONE || b->state == EV_NONE))
 		r = CUDA_ERROR_INVALID_HANDLE; /* cuEventRecord has not been called on it */
 	if (r == CUDA_SUCCESS && ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING))
 		r = CUDA_ERROR_INVALID_HANDLE;
-	if (r == CUDA_SUCCESS && (event_pending(a) || event_pending(b)))
-		r = CUDA_ERROR_NOT_READY; /* the work before an event has not finished */
+	if (r == CUDA_SUCCESS && (a->state != EV_RECORDED || b->state != EV_RECORDED))
+		r = CUDA_ERROR_NOT_READY; /* a record node has not run: nothing waits here */
 	if (r == CUDA_SUCCESS)
 		*pMilliseconds = (float)((double)((int64_t)(b->ns - a->ns)) / 1e6);
 	UNLOCK();
@@ -2451,7 +2630,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
 	struct ctx *c;
 	struct func *fn = NULL;
 	struct stream *s = NULL;
-	struct capture *cp = NULL;
+	struct node nd;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	LOCK();
@@ -2505,34 +2684,26 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
 			off += fn->sizes[i];
 		}
 	}
-	r = stream_submit(c, s, &cp);
-	if (r != CUDA_SUCCESS)
-		goto out;
-	if (cp) {
-		struct node nd;
-		memset(&nd, 0, sizeof nd);
-		nd.kind = N_KERNEL;
-		nd.func = fn->hd.h;
-		memcpy(nd.grid, grid, sizeof grid);
-		memcpy(nd.block, block, sizeof block);
-		nd.shared = sharedMemBytes;
-		nd.nparams = fn->nparams;
-		if (fn->nparams) {
-			nd.sizes = malloc(fn->nparams * sizeof *nd.sizes);
-			if (!nd.sizes) {
-				r = CUDA_ERROR_OUT_OF_MEMORY;
-				cap_fail(s);
-				goto out;
-			}
-			memcpy(nd.sizes, fn->sizes, fn->nparams * sizeof *nd.sizes);
+	memset(&nd, 0, sizeof nd);
+	nd.kind = N_KERNEL;
+	nd.func = fn->hd.h; /* looked up again when it runs */
+	memcpy(nd.grid, grid, sizeof grid);
+	memcpy(nd.block, block, sizeof block);
+	nd.shared = sharedMemBytes;
+	nd.nparams = fn->nparams;
+	if (fn->nparams) {
+		nd.sizes = malloc(fn->nparams * sizeof *nd.sizes);
+		if (!nd.sizes) {
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+			cap_fail(s);
+			goto out;
 		}
-		nd.params = buf;
-		nd.plen = len;
-		buf = NULL;
-		r = record(cp, &nd);
-		goto out;
+		memcpy(nd.sizes, fn->sizes, fn->nparams * sizeof *nd.sizes);
 	}
-	r = run_kernel(c, fn, grid, block, sharedMemBytes, fn->sizes, fn->nparams, buf);
+	nd.params = buf;
+	nd.plen = len;
+	buf = NULL;
+	r = submit(c, s, &nd);
 out:
 	UNLOCK();
 	free(buf);
@@ -2595,7 +2766,7 @@ EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
 	struct ctx *c;
 	struct gexec *e = NULL;
 	struct stream *s = NULL;
-	struct capture *cp = NULL;
+	struct node nd;
 	LOCK();
 	CUresult r = enter_ctx(&c);
 	if (r == CUDA_SUCCESS)
@@ -2604,30 +2775,21 @@ EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
 		r = get_stream(c, hStream, &s);
 	if (r == CUDA_SUCCESS)
 		r = stream_pre(s);
-	if (r == CUDA_SUCCESS)
-		r = stream_submit(c, s, &cp);
 	if (r != CUDA_SUCCESS)
 		goto out;
-	if (cp) {
-		/* launched into a capturing stream: the replay becomes one node */
-		struct node nd;
-		memset(&nd, 0, sizeof nd);
-		nd.kind = N_CHILD;
-		nd.child = calloc(1, sizeof *nd.child);
-		if (!nd.child || nl_copy(nd.child, &e->nodes) != 0) {
-			free(nd.child);
-			cp->invalid = 1;
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-			goto out;
-		}
-		r = record(cp, &nd);
+	/* The replay is one node (of a capture, or of the stream's queue),
+	 * with a copy of the exec's nodes: the exec may be destroyed before
+	 * it runs. */
+	memset(&nd, 0, sizeof nd);
+	nd.kind = N_CHILD;
+	nd.child = calloc(1, sizeof *nd.child);
+	if (!nd.child || nl_copy(nd.child, &e->nodes) != 0) {
+		free(nd.child);
+		cap_fail(s);
+		r = CUDA_ERROR_OUT_OF_MEMORY;
 		goto out;
 	}
-	e->busy++;
-	r = replay(c->h, &e->nodes);
-	e->busy--;
-	if (e->dead && e->busy == 0)
-		exec_free(e);
+	r = submit(c, s, &nd);
 out:
 	UNLOCK();
 	return r;
@@ -2643,7 +2805,11 @@ EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec)
 	if (r == CUDA_SUCCESS)
 		r = get_exec(c, hGraphExec, &e);
 	if (r == CUDA_SUCCESS)
-		exec_kill(e); /* freed once a replay in progress finishes */
+		r = ctx_flush(&c, 0); /* its launches run first */
+	if (r == CUDA_SUCCESS)
+		r = get_exec(c, hGraphExec, &e); /* destroyed meanwhile? */
+	if (r == CUDA_SUCCESS)
+		exec_kill(e);
 	UNLOCK();
 	return r;
 }
