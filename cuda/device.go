@@ -140,6 +140,13 @@ func Open(ordinal int) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.Open(ordinal)
+}
+
+// Open returns the primary context of device ordinal of driver d, as the
+// package's Open does with the default driver; use it with a driver of
+// LoadLibrary.
+func (d *Driver) Open(ordinal int) (*Context, error) {
 	dev, err := d.Device(ordinal)
 	if err != nil {
 		return nil, err

@@ -53,11 +53,7 @@ func openFake(ordinal int) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, err := d.Device(ordinal)
-	if err != nil {
-		return nil, err
-	}
-	return dev.NewContext()
+	return d.Open(ordinal)
 }
 
 // skipLarge skips a GPU test's case of about flops floating-point

@@ -24,11 +24,7 @@ func openFake(ordinal int) (*cuda.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, err := d.Device(ordinal)
-	if err != nil {
-		return nil, err
-	}
-	return dev.NewContext()
+	return d.Open(ordinal)
 }
 
 // skipFake skips a GPU test too large for the fake driver's simulator.
