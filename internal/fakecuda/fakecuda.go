@@ -75,12 +75,15 @@ var ErrNoCompiler = errors.New("fakecuda: no C compiler to build the fake driver
 // Library returns the path of the fake driver library, building and
 // loading it the first time. Load it with cuda.LoadLibrary, or start a
 // process with LD_LIBRARY_PATH set to its folder. The library is cached
-// in the user's cache folder under the hash of its source.
+// in the user's cache folder (or the temporary one) under a hash of its
+// source, the compiler command and the architecture.
 func Library() (string, error) {
 	lib.once.Do(func() { lib.path, lib.err = load() })
 	return lib.path, lib.err
 }
 
+// load builds the library, or finds it built, loads it and installs its
+// hooks.
 func load() (string, error) {
 	cc := strings.Fields(os.Getenv("CC"))
 	if len(cc) == 0 {
