@@ -215,10 +215,6 @@ func packColumns(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int
 	for q := 0; q < rows; q += w {
 		n := min(w, rows-q)
 		d := dst[q*cols : q*cols+cols*w]
-		if n == w {
-			transposePanel(d, src, ld, r0+q, c0, w, cols)
-			continue
-		}
 		transposeInto(d, w, src, ld, r0+q, c0, n, cols)
 		if n < w {
 			for p := range cols {
@@ -228,10 +224,11 @@ func packColumns(dst []float32, w int, src []float32, ld, r0, c0, rows, cols int
 	}
 }
 
-// transposeInto sets d[p*ld+i] = src[(r0+i)*lds+c0+p] for i < rows and
+// transposeGo sets d[p*ld+i] = src[(r0+i)*lds+c0+p] for i < rows and
 // p < cols: rows of src become columns of d. Four rows go together so that
-// each step writes four adjacent elements.
-func transposeInto(d []float32, ld int, src []float32, lds, r0, c0, rows, cols int) {
+// each step writes four adjacent elements. transposeInto is the same, with
+// assembly where there is some.
+func transposeGo(d []float32, ld int, src []float32, lds, r0, c0, rows, cols int) {
 	i := 0
 	for ; i+4 <= rows; i += 4 {
 		s0 := src[(r0+i)*lds+c0:][:cols]

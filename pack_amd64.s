@@ -2,29 +2,29 @@
 
 #include "textflag.h"
 
-// func transposeQuadsAVX(dst, src *float32, lds, cols, quads int)
+// func transposeQuadsAVX(dst, src *float32, ld, lds, cols, quads int)
 //
-// dst[p·4·quads + i] = src[i·lds + p] for i < 4·quads and p < cols, where
-// cols is a multiple of 8: the rows of src become the columns of dst, as
-// transposeInto does for a panel of 4·quads rows. Each step transposes a
-// 4×8 block (four rows, eight columns) with eight shuffles into eight
-// 4-float pieces of eight records.
+// dst[p·ld + i] = src[i·lds + p] for i < 4·quads and p < cols, where cols
+// is a multiple of 8: the rows of src become the columns of dst, as
+// transposeInto does for 4·quads rows. Each step transposes a 4×8 block
+// (four rows, eight columns) with eight shuffles into eight 4-float pieces
+// of eight records.
 //
 // Registers: SI the block's first column, AX its quad's first row, DI the
 // block's first record, BX its quad's piece of it, R12 and R13 the pieces
 // of records j and j+4; R8 the row stride and R10 the record length, in
 // bytes.
-TEXT ·transposeQuadsAVX(SB), NOSPLIT, $0-40
+TEXT ·transposeQuadsAVX(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ lds+16(FP), R8
+	MOVQ ld+16(FP), R10
+	SHLQ $2, R10
+	MOVQ lds+24(FP), R8
 	SHLQ $2, R8
-	MOVQ cols+24(FP), CX
+	MOVQ cols+32(FP), CX
 	SHRQ $3, CX
 	JZ   done
-	MOVQ quads+32(FP), R9
-	MOVQ R9, R10
-	SHLQ $4, R10
+	MOVQ quads+40(FP), R9
 	LEAQ (R8)(R8*2), R11
 
 block:

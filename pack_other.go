@@ -2,8 +2,7 @@
 
 package gemm
 
-// transposePanel sets d[p*rows+i] = src[(r0+i)*lds+c0+p] for i < rows and
-// p < cols: a whole panel of rows rows transposed.
-func transposePanel(d []float32, src []float32, lds, r0, c0, rows, cols int) {
-	transposeInto(d, rows, src, lds, r0, c0, rows, cols)
+// transposeInto is transposeGo.
+func transposeInto(d []float32, ld int, src []float32, lds, r0, c0, rows, cols int) {
+	transposeGo(d, ld, src, lds, r0, c0, rows, cols)
 }

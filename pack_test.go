@@ -2,37 +2,35 @@ package gemm
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
-// TestTransposePanel checks transposePanel (AVX on amd64) against
-// transposeInto for panels of every height the kernels pack, column counts
-// around the 8-column step, and leading dimensions with padding, with
-// guard values after the panel.
-func TestTransposePanel(t *testing.T) {
+// TestTranspose checks transposeInto (AVX on amd64) against transposeGo
+// for the row counts of whole and partial panels, column counts around
+// the 8-column step, records longer than the rows, and leading dimensions
+// with padding, with guard values between and after the records.
+func TestTranspose(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, rows := range []int{4, 6, 8, 12, 16, 32} {
-		for cols := 1; cols <= 40; cols++ {
-			for _, pad := range []int{0, 3} {
-				lds := cols + 5 + pad
-				r0, c0 := 2, 5
-				src := randSlice(r, (r0+rows)*lds)
-				want := make([]float32, rows*cols)
-				transposeInto(want, rows, src, lds, r0, c0, rows, cols)
-				got := make([]float32, rows*cols+4)
-				for i := range got[rows*cols:] {
-					got[rows*cols+i] = 42
-				}
-				transposePanel(got, src, lds, r0, c0, rows, cols)
-				for i := range want {
-					if got[i] != want[i] {
-						t.Fatalf("%d rows × %d cols, lds %d: element %d (column %d, row %d) is %v, want %v",
-							rows, cols, lds, i, i/rows, i%rows, got[i], want[i])
+	for _, rows := range []int{1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32} {
+		for _, ld := range []int{rows, rows + 2} {
+			for cols := 1; cols <= 40; cols++ {
+				for _, pad := range []int{0, 3} {
+					lds := cols + 5 + pad
+					r0, c0 := 2, 5
+					src := randSlice(r, (r0+rows)*lds)
+					got := make([]float32, cols*ld+4)
+					for i := range got {
+						got[i] = 42
 					}
-				}
-				for i, g := range got[rows*cols:] {
-					if g != 42 {
-						t.Fatalf("%d rows × %d cols: wrote %v past the panel at %d", rows, cols, g, i)
+					want := slices.Clone(got)
+					transposeGo(want, ld, src, lds, r0, c0, rows, cols)
+					transposeInto(got, ld, src, lds, r0, c0, rows, cols)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%d rows × %d cols, ld %d, lds %d: element %d (column %d, row %d) is %v, want %v",
+								rows, cols, ld, lds, i, i/ld, i%ld, got[i], want[i])
+						}
 					}
 				}
 			}
