@@ -94,7 +94,8 @@ func (pl *plan) splitKCost(w int) int {
 // share returns the rows and columns of C that the busiest worker computes
 // when C is split into gr×gc blocks, counted as the kernel pays for them:
 // whole tiles, except that kernels with edges pay only for the rows they
-// compute and half- and quarter-width kernels cover narrow last columns.
+// compute and the half-, quarter- and mid-width kernels cover narrow last
+// columns.
 func (pl *plan) share(gr, gc int) (rows, cols int) {
 	mr, nr := pl.kern.mr, pl.kern.nr
 	rows = ceilDiv(ceilDiv(pl.m, mr), gr) * mr

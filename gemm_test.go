@@ -196,8 +196,8 @@ func TestSgemmShapes(t *testing.T) {
 			kb := kern.withBlocking(blocking{kc: 24, mc: 3 * kern.mr, nc: 3 * kern.nr})
 			f := serialWith(kb)
 			ms := sizes(kb.mr, kb.mc)
-			// Column counts that end in each narrow kernel, and in a half
-			// followed by a quarter.
+			// Column counts that end in each narrow kernel: in mid, or in a
+			// half followed by a quarter where a kernel has no mid.
 			ns := append(sizes(kb.nr, kb.nc), kb.nr/4, kb.nr/4+1, kb.nr/2+1, 3*kb.nr/4, 3*kb.nr/4+1, kb.nr+kb.nr/4+1)
 			ks := []int{0, 1, 2, 7, kb.kc - 1, kb.kc, kb.kc + 1, 53}
 			if testing.Short() {

@@ -114,7 +114,7 @@ def avx512(vecs):
     jump_by_rows(f'{name}_packed', 0)
 
     def store(r, j):
-        """Stores zmm j of row r at DX, masked by K1 if it is the last."""
+        """Stores vector j (vecs[j]) of row r at DX, masked by K1 if it is the last."""
         mask = ', K1' if j == last else ''
         w(f'\tVMOVUPS {acc(r, j)}{mask}, {off[j]}(DX)')
 

@@ -51,9 +51,6 @@ type pass struct {
 	data  *Dataset
 	idx   []int // rows to gather from data; nil: consecutive from first
 	first int
-	bias  []float32 // added to each row of out, ldo apart
-	out   []float32
-	ldo   int
 }
 
 // reserve makes the buffers hold at least rows rows.
@@ -151,32 +148,41 @@ func (n *Network) forward(rows int) { n.forwardFrom(nil, rows) }
 // the first layer's bias, which the input buffer's column of ones adds
 // otherwise.
 func (n *Network) forwardFrom(x []float32, rows int) {
-	last := len(n.layers) - 1
 	for l := range n.layers {
 		L := &n.layers[l]
 		w := n.params[n.offs[l] : n.offs[l]+(L.In+1)*L.Out]
-		c, ldc := n.buf.act[l+1], actLD(L.Out)
-		if l == last && n.fusedSoftmax() {
-			c, ldc = n.buf.delta[l], L.Out
-		}
+		c, ldc := n.preact(l)
+		n.pass.layer = l
 		if l == 0 && x != nil {
 			n.tiler.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In, 1, x, L.In, w, L.Out, 0, c, ldc)
-			n.pass.bias, n.pass.out, n.pass.ldo = w[L.In*L.Out:], c, ldc
 			n.parallel(rows, rows*L.Out, n.fnBias)
-			n.pass.bias, n.pass.out = nil, nil
 		} else {
 			n.tiler.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, L.Out, L.In+1, 1, n.buf.act[l], actLD(L.In), w, L.Out, 0, c, ldc)
 		}
 		if L.Activation == Identity {
 			continue
 		}
-		n.pass.layer = l
 		n.parallel(rows, rows*L.Out*cost(L.Activation), n.fnActivate)
 	}
 }
 
+// preact returns where layer l's product goes, and its leading dimension:
+// the layer's activations, which the activation then overwrites, or the
+// softmax's inputs when the last layer's softmax is fused with the loss.
+func (n *Network) preact(l int) ([]float32, int) {
+	L := &n.layers[l]
+	if l == len(n.layers)-1 && n.fusedSoftmax() {
+		return n.buf.delta[l], L.Out
+	}
+	return n.buf.act[l+1], actLD(L.Out)
+}
+
+// biasRows adds layer n.pass.layer's bias to rows [lo, hi) of its product.
 func (n *Network) biasRows(lo, hi int) {
-	b, out, ld := n.pass.bias, n.pass.out, n.pass.ldo
+	l := n.pass.layer
+	L := &n.layers[l]
+	b := n.params[n.offs[l]+L.In*L.Out : n.offs[l]+(L.In+1)*L.Out]
+	out, ld := n.preact(l)
 	for i := lo; i < hi; i++ {
 		row := out[i*ld : i*ld+len(b)]
 		for j, v := range b {
