@@ -318,6 +318,16 @@ func fakeWork(t *testing.T, c *Context) {
 
 	testCapture(t, c, s)
 
+	// A byte buffer fills through cuMemsetD8Async.
+	u := must[*Buffer[uint8]](t)(Alloc[uint8](c, 5))
+	defer u.Free()
+	if err := u.Fill(s, 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := must[[]uint8](t)(u.Read()); string(got) != "\x07\x07\x07\x07\x07" {
+		t.Errorf("Fill(7) of 5 bytes: %v", got)
+	}
+
 	if _, err := c.LoadModule("bad.ptx", ".version 7.0\n.target sm_52\n.address_size 64\n.visible .entry k()\n{\n\tbogus.op %r1;\n\tret;\n}\n"); !errors.Is(err, ErrInvalidPTX) {
 		t.Errorf("invalid PTX: %v", err)
 	} else if e := err.(*Error); e.Log == "" {

@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -221,12 +220,16 @@ func (b *Buffer[T]) Fill(s *Stream, v T) error {
 	}
 	// The element's bytes, and the memset of their width.
 	elem := unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]())
-	if s.ctx.sim != nil {
-		return s.ctx.sim.fill(s, b.ptr, elem, b.n)
-	}
-	op, fn, bits := "cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async, uintptr(binary.LittleEndian.Uint32(elem))
+	op, fn := "cuMemsetD32Async", s.ctx.drv.fn.cuMemsetD32Async
 	if len(elem) == 1 {
-		op, fn, bits = "cuMemsetD8Async", s.ctx.drv.fn.cuMemsetD8Async, uintptr(elem[0])
+		op, fn = "cuMemsetD8Async", s.ctx.drv.fn.cuMemsetD8Async
+	}
+	if s.ctx.sim != nil {
+		return s.ctx.sim.fill(s, op, b.ptr, elem, b.n)
+	}
+	var bits uintptr // the element's value, as the memset takes it
+	for i, x := range elem {
+		bits |= uintptr(x) << (8 * i)
 	}
 	return s.ctx.do(op, fn, uintptr(b.ptr), bits, uintptr(b.n), s.h)
 }

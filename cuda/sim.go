@@ -182,12 +182,8 @@ func (sm *simulator) copyDevice(s *Stream, dst, src DevicePtr, n int) error {
 }
 
 // fill queues setting the n elements at p to the bytes of elem (1 or 4 of
-// them, as cuMemsetD8Async and cuMemsetD32Async) on s.
-func (sm *simulator) fill(s *Stream, p DevicePtr, elem []byte, n int) error {
-	op := "cuMemsetD32Async"
-	if len(elem) == 1 {
-		op = "cuMemsetD8Async"
-	}
+// them, as op, cuMemsetD8Async or cuMemsetD32Async, does) on s.
+func (sm *simulator) fill(s *Stream, op string, p DevicePtr, elem []byte, n int) error {
 	return sm.queue(s, func() error {
 		d, err := sm.bytes(op, p, n*len(elem))
 		if err != nil {
