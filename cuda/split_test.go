@@ -193,6 +193,15 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 	mustPanic(t, "cuda: SetWorkspace while the stream captures a graph; set the workspace before Stream.Capture", func() {
 		s.Capture(func() error { return s.SetWorkspace(w) })
 	})
+	// Also after a failed Capture of the same stream inside record.
+	mustPanic(t, "cuda: SetWorkspace while the stream captures a graph; set the workspace before Stream.Capture", func() {
+		s.Capture(func() error {
+			if _, err := s.Capture(func() error { return nil }); err == nil {
+				t.Error("a Capture inside a Capture of the same stream succeeded")
+			}
+			return s.SetWorkspace(w)
+		})
+	})
 	s.SetWorkspace(nil)
 	if s.Workspace() != nil {
 		t.Fatal("SetWorkspace(nil) kept the workspace")

@@ -219,8 +219,11 @@ type Graph struct {
 // Context) and use the legacy stream fail the same way.
 func (s *Stream) Capture(record func() error) (*Graph, error) {
 	c := s.ctx
+	// Restored, not cleared: a Capture of s inside record fails and must
+	// leave the outer capture marked.
+	prev := s.capturing
 	s.capturing = true
-	defer func() { s.capturing = false }()
+	defer func() { s.capturing = prev }()
 	if c.sim != nil {
 		s.check("Stream.Capture", c)
 		return c.sim.capture(s, record)
