@@ -724,8 +724,8 @@ func TestBenchSgemmVariants(t *testing.T) {
 			_, variants, counters, wlen := benchSgemmVariants(sh.m, sh.n, sh.k, d.sms, d.cc)
 			w := operand{ptr: 1 << 20, n: wlen, ok: true}
 			big := operand{ptr: 1 << 40, n: 1 << 30, ok: true}
-			l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, big, max(sh.k, sh.m), big, max(sh.k, sh.n), 0, big, sh.n)
 			for name, v := range variants {
+				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, big, max(sh.k, sh.m), big, max(sh.k, sh.n), 0, big, sh.n)
 				p := sgemmShaped(l, v, w, counters) // panics if the workspace is short
 				if p.kernel != v.kernel || int(p.grid.Z) != v.splits {
 					t.Errorf("%d SMs, cc %d, %s/%s: %s in %d slices", d.sms, d.cc, sh.name, name, p.kernel.Name, p.grid.Z)

@@ -191,8 +191,9 @@ func gatherRowsLaunch(op string, dst operand, ldd int, src operand, lds, srcRows
 	}
 	g, b := grid2D(rows, cols)
 	return &launch{kernel: ptx.GatherRows, grid: g, block: b,
-		args: []Arg{Ptr(dst.ptr), U32(uint32(ldd)), Ptr(src.ptr), U32(uint32(lds)), Ptr(idx.ptr),
-			U32(uint32(srcRows)), U32(uint32(rows)), U32(uint32(cols))}}
+		// Room for gatherRowsBytesLaunch's divisor.
+		args: append(make([]Arg, 0, 9), Ptr(dst.ptr), U32(uint32(ldd)), Ptr(src.ptr), U32(uint32(lds)), Ptr(idx.ptr),
+			U32(uint32(srcRows)), U32(uint32(rows)), U32(uint32(cols)))}
 }
 
 // GatherRowsBytes queues GatherRows from a matrix of bytes (srcRows×cols,

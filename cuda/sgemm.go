@@ -3,7 +3,6 @@ package cuda
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gokernels/gemm"
 	"github.com/gokernels/gemm/ptx"
@@ -30,8 +29,11 @@ func opnd[T Elem](op string, b *Buffer[T]) operand {
 		return operand{}
 	}
 	b.live(op)
-	return operand{ptr: b.ptr, n: b.n, ok: true, ctx: b.ctx}
+	return b.operand()
 }
+
+// operand returns b as an operand.
+func (b *Buffer[T]) operand() operand { return operand{ptr: b.ptr, n: b.n, ok: true, ctx: b.ctx} }
 
 // sameContext panics unless every buffer belongs to the stream's context.
 func sameContext(op string, s *Stream, xs ...operand) {
@@ -116,7 +118,12 @@ func sgemm(op string, s *Stream, act Activation, tA, tB gemm.Transpose, m, n, k 
 	}
 	var w operand
 	if s.work != nil {
-		w = opnd(op+" (the stream's workspace)", s.work)
+		// Not through opnd: its name for the workspace would be built on
+		// every call.
+		if s.work.mem.freed.Load() {
+			panic("cuda: " + op + " (the stream's workspace) on a freed buffer")
+		}
+		w = s.work.operand()
 	}
 	return sgemmPlan(l, w, s.ctx.dev).run(s)
 }
@@ -235,12 +242,8 @@ func SgemmWorkspace(d *Device, m, n, k int) int {
 // the workspace w (w.ok false: none), as sgemmShapeFor decides for the
 // product l's arguments describe.
 func sgemmPlan(l *launch, w operand, d *Device) *launch {
-	work := 0
-	if w.ok {
-		work = w.n
-	}
 	m, n, k := l.sgemmDims()
-	return sgemmShaped(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), work), w, sgemmCounters(d.SMs, d.cc()))
+	return sgemmShaped(l, sgemmShapeFor(m, n, k, d.SMs, d.cc(), w.n), w, sgemmCounters(d.SMs, d.cc()))
 }
 
 // sgemmDims returns the m, n and k of sgemm launch l, from its arguments.
@@ -249,27 +252,26 @@ func (l *launch) sgemmDims() (m, n, k int) {
 	return u(sgemmM), u(sgemmN), u(sgemmK)
 }
 
-// sgemmShaped returns the launch that runs sgemm launch l as sh says: a
-// split with the tiles' counters in the first counters words of w, and
-// the partial products after them.
+// sgemmShaped makes sgemm launch l, fresh from sgemmLaunch or
+// sgemmEpilogue, run as sh says, and returns it: a split with the tiles'
+// counters in the first counters words of w, and the partial products
+// after them.
 func sgemmShaped(l *launch, sh sgemmShape, w operand, counters int) *launch {
 	m, n, _ := l.sgemmDims()
-	p := *l
 	t := uint32(sh.tile)
-	p.kernel = sh.kernel
-	p.grid = Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t, Z: 1}
+	l.kernel = sh.kernel
+	l.grid = Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t, Z: 1}
 	if sh.splits < 2 {
-		return &p
+		return l
 	}
-	if tiles := int(p.grid.X * p.grid.Y); tiles > counters || counters+sh.splits*m*n > w.n {
+	if tiles := int(l.grid.X * l.grid.Y); tiles > counters || counters+sh.splits*m*n > w.n {
 		panic(fmt.Sprintf("cuda: internal error: a split of %d tiles × %d slices of %d×%d in a workspace of %d floats with %d counters", tiles, sh.splits, m, n, w.n, counters))
 	}
-	p.grid.Z = uint32(sh.splits)
-	p.args = slices.Clone(l.args)
-	p.args[sgemmKSlice] = U32(uint32(sh.kslice))
-	p.args[sgemmW] = Ptr(w.ptr + DevicePtr(4*counters))
-	p.args[sgemmCounts] = Ptr(w.ptr)
-	return &p
+	l.grid.Z = uint32(sh.splits)
+	l.args[sgemmKSlice] = U32(uint32(sh.kslice))
+	l.args[sgemmW] = Ptr(w.ptr + DevicePtr(4*counters))
+	l.args[sgemmCounts] = Ptr(w.ptr)
+	return l
 }
 
 // The positions of sgemm's arguments that a plan reads, or a split or an

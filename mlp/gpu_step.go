@@ -163,8 +163,8 @@ func (g *gpuNet) evaluate(d *gpuData) (loss, accuracy float64, err error) {
 
 // sums reads g.stats back and returns the summed loss and hits.
 func (g *gpuNet) sums() (loss, hits float64, err error) {
-	st := make([]float32, g.stats.Len())
-	if err := g.stats.CopyToHost(st); err != nil {
+	st, err := g.stats.Read()
+	if err != nil {
 		return 0, 0, err
 	}
 	loss, hits = cuda.SumStats(st)
