@@ -234,17 +234,7 @@ func TestGraphSupport(t *testing.T) {
 // are libc's getpid, whose non-zero result fails as a CUresult, so that a
 // missing check fails the test instead of crashing it.
 func TestCaptureWithoutGraphs(t *testing.T) {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
-		t.Skip("dlopen is only used on linux/amd64 and linux/arm64")
-	}
-	libc, err := dlopen("libc.so.6")
-	if err != nil {
-		t.Skipf("no libc.so.6 to load: %v", err)
-	}
-	getpid, err := dlsym(libc, "getpid")
-	if err != nil || getpid == 0 {
-		t.Skipf("no getpid in libc.so.6: %v", err)
-	}
+	getpid := libcFuncs(t, "getpid")[0]
 	for _, missing := range []string{"cuGraphExecDestroy", "cuGraphDestroy"} {
 		d := &Driver{version: 12020}
 		f := &d.fn
@@ -280,18 +270,8 @@ var endCaptureArg int64
 // which writes the time where its first argument, the stream handle,
 // points.
 func TestCapturePanicEndsCapture(t *testing.T) {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
-		t.Skip("dlopen is only used on linux/amd64 and linux/arm64")
-	}
-	libc, err := dlopen("libc.so.6")
-	if err != nil {
-		t.Skipf("no libc.so.6 to load: %v", err)
-	}
-	yield, err1 := dlsym(libc, "sched_yield")
-	tm, err2 := dlsym(libc, "time")
-	if err1 != nil || err2 != nil || yield == 0 || tm == 0 {
-		t.Skipf("no sched_yield or time in libc.so.6: %v, %v", err1, err2)
-	}
+	fs := libcFuncs(t, "sched_yield", "time")
+	yield, tm := fs[0], fs[1]
 	d := &Driver{}
 	f := &d.fn
 	f.cuCtxSetCurrent, f.cuStreamBeginCapture, f.cuStreamEndCapture = yield, yield, tm

@@ -3,7 +3,6 @@ package cuda
 import (
 	"errors"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -42,12 +41,7 @@ func TestLoadLibraryMissing(t *testing.T) {
 // TestLoadLibraryNotCUDA loads a library that exists but is not the
 // driver.
 func TestLoadLibraryNotCUDA(t *testing.T) {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
-		t.Skip("dlopen is only used on linux/amd64 and linux/arm64")
-	}
-	if _, err := dlopen("libc.so.6"); err != nil {
-		t.Skipf("no libc.so.6 to load: %v", err)
-	}
+	libcFuncs(t)
 	_, err := LoadLibrary("libc.so.6")
 	if !errors.Is(err, ErrNoDriver) {
 		t.Fatalf("LoadLibrary(libc.so.6): %v, want ErrNoDriver", err)
@@ -162,4 +156,24 @@ func TestSymbolNames(t *testing.T) {
 			t.Errorf("unversioned %s bound", n)
 		}
 	}
+}
+
+// libcFuncs returns the addresses of libc's functions names, or skips the
+// test where libc.so.6 cannot be loaded: everywhere but on linux/amd64 and
+// linux/arm64, where the package uses dlopen.
+func libcFuncs(t *testing.T, names ...string) []uintptr {
+	t.Helper()
+	libc, err := dlopen("libc.so.6")
+	if err != nil {
+		t.Skipf("no libc.so.6 to load: %v", err)
+	}
+	ps := make([]uintptr, len(names))
+	for i, n := range names {
+		p, err := dlsym(libc, n)
+		if err != nil || p == 0 {
+			t.Skipf("no %s in libc.so.6: %v", n, err)
+		}
+		ps[i] = p
+	}
+	return ps
 }

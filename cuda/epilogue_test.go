@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gokernels/gemm"
+	ref "github.com/gokernels/gemm/ptx/ptxtest"
 )
 
 // TestSimSgemmEpilogues runs SgemmAct and SgemmActGrad on the simulated
@@ -33,14 +34,7 @@ func TestSimSgemmEpilogues(t *testing.T) {
 				name := fmt.Sprintf("%v%v/%d×%d×%d/alpha=%g/beta=%g/workspace=%v/%v/grad=%v", x.tA, x.tB, x.m, x.n, x.k, x.alpha, x.beta, x.workspace, act, grad)
 				t.Run(name, func(t *testing.T) {
 					c, s := simStream(t)
-					ar, ac := x.m, x.k
-					if x.tA == gemm.Trans {
-						ar, ac = ac, ar
-					}
-					br, bc := x.k, x.n
-					if x.tB == gemm.Trans {
-						br, bc = bc, br
-					}
+					ar, ac, br, bc := ref.Stored(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k)
 					ldc, ldy := x.n+2, x.n+1
 					av, bv := random(r, max(1, ar*ac), 1), random(r, max(1, br*bc), 1)
 					if x.alpha == 0 {
@@ -57,11 +51,7 @@ func TestSimSgemmEpilogues(t *testing.T) {
 					a, b, y := upload(t, c, av), upload(t, c, bv), upload(t, c, yv)
 					fused, plain := upload(t, c, cv), upload(t, c, cv)
 					if x.workspace {
-						w := must[*Buffer[float32]](t)(Alloc[float32](c, SgemmWorkspace(c.Device(), x.m, x.n, x.k)))
-						defer w.Free()
-						if err := s.SetWorkspace(w); err != nil {
-							t.Fatal(err)
-						}
+						nanWorkspace(t, c, s, SgemmWorkspace(c.Device(), x.m, x.n, x.k))
 					}
 					lda, ldb := max(1, ac), max(1, bc)
 					var err error
@@ -88,7 +78,7 @@ func TestSimSgemmEpilogues(t *testing.T) {
 					}
 					got, want := read(t, s, fused), read(t, s, plain)
 					for i := range got {
-						if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+						if !ref.Close(got[i], want[i], 0, 0) {
 							t.Fatalf("C[%d, %d] = %v fused, %v unfused", i/ldc, i%ldc, got[i], want[i])
 						}
 						if i%ldc < x.n && got[i] != got[i] {
@@ -138,7 +128,6 @@ func TestSgemmEpilogueArgs(t *testing.T) {
 func TestSimSgemmActAlphaZero(t *testing.T) {
 	c, s := simStream(t)
 	m, n, k := 20, 20, 2000
-	nan := float32(math.NaN())
 	a := upload(t, c, make([]float32, m*k))
 	b := upload(t, c, make([]float32, k*n))
 	cv := make([]float32, m*n)
@@ -146,17 +135,11 @@ func TestSimSgemmActAlphaZero(t *testing.T) {
 		cv[i] = float32(i%7) - 3
 	}
 	dc := upload(t, c, cv)
-	ws := make([]float32, SgemmWorkspace(c.Device(), m, n, k))
-	if len(ws) == 0 {
+	n0 := SgemmWorkspace(c.Device(), m, n, k)
+	if n0 == 0 {
 		t.Fatal("the product would not split")
 	}
-	for i := range ws {
-		ws[i] = nan
-	}
-	w := upload(t, c, ws)
-	if err := s.SetWorkspace(w); err != nil {
-		t.Fatal(err)
-	}
+	w := nanWorkspace(t, c, s, n0)
 	if err := SgemmAct(s, ReLU, gemm.NoTrans, gemm.NoTrans, m, n, k, 0, a, k, b, n, 2, dc, n); err != nil {
 		t.Fatal(err)
 	}

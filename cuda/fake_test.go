@@ -3,7 +3,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 	"testing"
@@ -303,14 +302,7 @@ func fakeWork(t *testing.T, c *Context) {
 	}
 	// A product split along k, into a NaN-filled workspace.
 	m, n, k := 20, 12, 700
-	w := must[*Buffer[float32]](t)(Alloc[float32](c, SgemmWorkspace(dev, m, n, k)))
-	defer w.Free()
-	if err := w.Fill(s, float32(math.NaN())); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetWorkspace(w); err != nil {
-		t.Fatal(err)
-	}
+	w := nanWorkspace(t, c, s, SgemmWorkspace(dev, m, n, k))
 	if sh := sgemmShapeFor(m, n, k, dev.SMs, dev.cc(), w.Len()); sh.splits < 2 {
 		t.Fatalf("%d×%d×%d does not split: %+v", m, n, k, sh)
 	}

@@ -80,6 +80,24 @@ func upload(tb testing.TB, c *Context, v []float32) *Buffer[float32] {
 	return b
 }
 
+// nanWorkspace allocates a workspace of n NaNs (so that a partial product
+// left unwritten shows) and sets it on s; it is freed when the test ends.
+func nanWorkspace(tb testing.TB, c *Context, s *Stream, n int) *Buffer[float32] {
+	tb.Helper()
+	w, err := Alloc[float32](c, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { w.Free() })
+	if err := w.Fill(s, float32(math.NaN())); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.SetWorkspace(w); err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
 func read(tb testing.TB, s *Stream, b *Buffer[float32]) []float32 {
 	tb.Helper()
 	if err := s.Sync(); err != nil {
@@ -179,14 +197,7 @@ func TestGPUSgemm(t *testing.T) {
 	if split == 0 {
 		t.Fatal("no product splits")
 	}
-	w := must[*Buffer[float32]](t)(Alloc[float32](c, need))
-	defer w.Free()
-	if err := w.Fill(s, float32(math.NaN())); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetWorkspace(w); err != nil {
-		t.Fatal(err)
-	}
+	nanWorkspace(t, c, s, need)
 	defer s.SetWorkspace(nil)
 	for _, x := range cases {
 		t.Run("workspace/"+name(x), func(t *testing.T) { runSgemmCase(t, c, s, x) })
@@ -762,13 +773,7 @@ func BenchmarkSgemm(b *testing.B) {
 		da := upload(b, c, random(r, sh.m*sh.k, 1))
 		db := upload(b, c, random(r, sh.k*sh.n, 1))
 		dc := must[*Buffer[float32]](b)(Alloc[float32](c, sh.m*sh.n))
-		lda, ldb := sh.k, sh.n
-		if sh.tA == gemm.Trans {
-			lda = sh.m
-		}
-		if sh.tB == gemm.Trans {
-			ldb = sh.k
-		}
+		_, lda, _, ldb := ref.Stored(sh.tA == gemm.Trans, sh.tB == gemm.Trans, sh.m, sh.n, sh.k)
 		auto, variants, counters, wlen := benchSgemmVariants(sh.m, sh.n, sh.k, sms, c.Device().cc())
 		w := must[*Buffer[float32]](b)(Alloc[float32](c, wlen))
 		if err := w.Fill(s, 0); err != nil {
@@ -786,15 +791,13 @@ func BenchmarkSgemm(b *testing.B) {
 				oa, ob, oc, ow := opnd("", da), opnd("", db), opnd("", dc), opnd("", w)
 				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
 				l = sgemmShaped(l, v, ow, counters)
+				launch := func() error { return l.run(s) }
+				if strings.HasSuffix(name, "/portable") {
+					f := must[*Function](b)(portable[l.kernel.Module].Function(l.kernel.Name))
+					launch = func() error { return s.Launch(f, l.grid, l.block, 0, l.args...) }
+				}
 				run := func() {
-					var err error
-					if strings.HasSuffix(name, "/portable") {
-						f := must[*Function](b)(portable[l.kernel.Module].Function(l.kernel.Name))
-						err = s.Launch(f, l.grid, l.block, 0, l.args...)
-					} else {
-						err = l.run(s)
-					}
-					if err != nil {
+					if err := launch(); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -99,7 +99,7 @@ func TestSimSgemmLaunches(t *testing.T) {
 				bound = ref.Sgemm(x.tA == gemm.Trans, x.tB == gemm.Trans, x.m, x.n, x.k, x.alpha, a, lda, b, ldb, x.beta, c, ldc)
 			}
 			for i := range got {
-				if got[i] != c[i] && !(math.Abs(float64(got[i])-float64(c[i])) <= bound[i]) && !(got[i] != got[i] && c[i] != c[i]) {
+				if !ref.Close(got[i], c[i], bound[i], 0) {
 					t.Fatalf("%+v (small %v): C[%d] = %v, want %v", x, small, i, got[i], c[i])
 				}
 			}

@@ -154,18 +154,12 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 		t.Errorf("SgemmWorkspace for 9 tiles on 8 SMs = %d, want 0", got)
 	}
 	// NaN everywhere: SetWorkspace clears the counters.
-	w := must[*Buffer[float32]](t)(Alloc[float32](c, want))
-	defer w.Free()
-	if err := w.Fill(s, float32(math.NaN())); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetWorkspace(w); err != nil {
-		t.Fatal(err)
-	}
+	w := nanWorkspace(t, c, s, want)
 	if s.Workspace() != w {
 		t.Fatal("Workspace does not return the workspace set")
 	}
-	bound := ref.Sgemm(true, false, m, n, k, 1, a, m, b, n, 0.5, append([]float32(nil), cc...), n)
+	wantC := append([]float32(nil), cc...)
+	bound := ref.Sgemm(true, false, m, n, k, 1, a, m, b, n, 0.5, wantC, n)
 	var prev []float32
 	for range 2 {
 		dc := upload(t, c, cc)
@@ -173,11 +167,9 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := read(t, s, dc)
-		want := append([]float32(nil), cc...)
-		ref.Sgemm(true, false, m, n, k, 1, a, m, b, n, 0.5, want, n)
 		for i := range got {
-			if !ref.Close(got[i], want[i], bound[i], 0) {
-				t.Fatalf("C[%d] = %v, want %v", i, got[i], want[i])
+			if !ref.Close(got[i], wantC[i], bound[i], 0) {
+				t.Fatalf("C[%d] = %v, want %v", i, got[i], wantC[i])
 			}
 		}
 		if prev != nil && !equal(prev, got) {

@@ -170,9 +170,10 @@ func build(cc []string, dir, path string) error {
 // ReadStats returns the fake driver's counters. Library must have
 // succeeded.
 func ReadStats() Stats {
-	var v [11]uint64
-	lib.stats(&v[0], int32(len(v)))
-	return Stats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]}
+	// Stats is the counters, in fakecu_stats's order, as uint64 fields.
+	var st Stats
+	lib.stats((*uint64)(unsafe.Pointer(&st)), int32(unsafe.Sizeof(st)/8))
+	return st
 }
 
 // cString returns the NUL-terminated string at p.
@@ -271,18 +272,14 @@ func launch(l *launchDesc) int32 {
 	for i, p := range addrs {
 		mem.Map(uint64(uintptr(p)), unsafe.Slice((*byte)(p), sizes[i]))
 	}
+	// Parameter i sits at the next offset aligned to its size.
 	psizes := unsafe.Slice(l.sizes, l.nparams)
-	total := 0
-	for _, s := range psizes {
-		total = (total+int(s)-1)&^(int(s)-1) + int(s)
-	}
-	packed := unsafe.Slice(l.params, total)
 	args := make([]uint64, len(psizes))
 	off := 0
 	for i, s := range psizes {
 		off = (off + int(s) - 1) &^ (int(s) - 1)
 		var b [8]byte
-		copy(b[:], packed[off:off+int(s)])
+		copy(b[:], unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(l.params), off)), s))
 		args[i] = binary.LittleEndian.Uint64(b[:])
 		off += int(s)
 	}

@@ -1,7 +1,8 @@
 package fakecuda
 
 // Stats counts what the fake driver holds and has done, over all its
-// contexts.
+// contexts. Its fields are uint64 only, in the order of fakecu_stats's
+// counters, which ReadStats reads into it.
 type Stats struct {
 	Allocations     uint64 // live device allocations
 	Bytes           uint64 // device bytes allocated
