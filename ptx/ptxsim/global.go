@@ -74,7 +74,9 @@ func (b *block) fence(t *thread) {
 	t.written, b.written = t.written[:0], b.written[:0]
 	if t.atomic && !t.acquired {
 		t.acquired = true
-		b.acquiredEpoch = b.epoch
+		if b.acquiredEpoch < 0 { // the first acquire of the block counts
+			b.acquiredEpoch = b.epoch
+		}
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 // leaves out the first fence (release), mode 2 the second (acquire), mode
 // 3 makes every block write the same words of part, mode 4 has every
 // thread fence its own writes before the barrier instead of thread 0
-// after it.
+// after it, and mode 5 has thread 1 of the last block acquire again (an
+// atomic and a fence) after the barrier, which must not undo thread 0's
+// acquire for the others.
 const lastBlockKernel = `
 .version 7.0
 .target sm_52
@@ -70,6 +72,13 @@ WAIT:
 	sub.s32 %r7, %r4, 1;
 	setp.ne.u32 %p5, %r8, %r7;
 	@%p5 ret;
+	setp.ne.u32 %p7, %r1, 5;
+	@%p7 bra SUMS;
+	setp.ne.u32 %p7, %r2, 1;
+	@%p7 bra SUMS;
+	atom.global.add.u32 %r14, [%rd2], 0;
+	membar.gl;
+SUMS:
 	mov.u32 %r10, 0;
 	mov.u32 %r11, 0;
 SUM:
@@ -115,8 +124,9 @@ func TestLastBlock(t *testing.T) {
 	part, cnt := mem.Alloc(4*32*blocks), mem.Alloc(4)
 	out, order := mem.Alloc(4*32), mem.Alloc(4*blocks)
 	orders := map[string]bool{}
-	for range 4 {
-		if err := m.Launch(mem, "k", Dim3{X: blocks}, Dim3{X: 32}, part, cnt, out, order, 0); err != nil {
+	for i := range 4 {
+		mode := uint64(5 * (i % 2)) // 0, 5, 0, 5
+		if err := m.Launch(mem, "k", Dim3{X: blocks}, Dim3{X: 32}, part, cnt, out, order, mode); err != nil {
 			t.Fatal(err)
 		}
 		for tid, got := range u32s(mem, out, 32) {
