@@ -23,11 +23,12 @@ ACT_DOC = '''// The epilogue computes v = alpha*acc + beta*C (beta == 0: C is no
 
 
 class Cfg:
-    def __init__(self, name, tile, bk, doc, stages=0):
+    def __init__(self, name, tile, bk, doc, stages=0, min_blocks=0):
         # stages > 0: the sm_80 form, whose loads are cp.async copies
-        # through that many shared-memory stages.
+        # through that many shared-memory stages, with at least min_blocks
+        # blocks on an SM.
         self.name, self.tile, self.bk, self.doc = name, tile, bk, doc
-        self.stages = stages
+        self.stages, self.min_blocks = stages, min_blocks
         self.q = tile // 64               # 4x4 quadrants per thread, per side
         self.tm = 4 * self.q              # register tile side
         self.row = (tile + 4) * 4         # bytes per shared row (k-major)
@@ -44,6 +45,7 @@ def kernel(c, w):
     # grow past the 64 registers that four blocks allow.
     MINNCTA = f'\n.minnctapersm {c.min_blocks}' if c.stages else ''
     BASES = '\n\tmov.u64 %abase, %pa;\n\tmov.u64 %bbase, %pb;' if c.stages else ''
+    ASYNC_REGS = '\n\t.reg .b32 %tl, %sc, %sl;\n\t.reg .b64 %abase, %bbase;' if c.stages else ''
     w(f'''.visible .entry {c.name}(
 	.param .u32 m,
 	.param .u32 n,
@@ -73,7 +75,7 @@ def kernel(c, w):
 	.reg .b32 %thr, %tx, %ty, %i0, %j0, %m, %n, %k, %lda, %ldb, %ldc, %trans, %act, %ldy;
 	.reg .b32 %ao, %ado, %ai, %adi, %asb, %ass, %acnt;
 	.reg .b32 %bo, %bdo, %bi, %bdi, %bsb, %bss, %bcnt;
-	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt, %nz;{"" if not c.stages else chr(10) + chr(9) + ".reg .b32 %tl, %sc, %sl;" + chr(10) + chr(9) + ".reg .b64 %abase, %bbase;"}
+	.reg .b32 %sm, %cur, %afr, %bfr, %st, %t, %nt, %row, %cnt, %nz;{ASYNC_REGS}
 	.reg .b32 %col<{c.q}>;
 	.reg .b32 %cnt<{c.q}>;
 	.reg .b64 %rd<8>;
@@ -86,6 +88,7 @@ def kernel(c, w):
 	.reg .f32 %v<4>;
 	.reg .f32 %o<4>;
 	.reg .f32 %e<4>;
+	.reg .f32 %f_t;
 	.reg .f32 %acc<{c.tm * c.tm}>;
 	.reg .f32 %sacc<{c.tm * c.tm}>;
 
@@ -390,6 +393,28 @@ SUM{qi}:''')
 FINAL:''')
 
 
+def count(o):
+    """Sets %{o}cnt to the floats of operand o's next 4 inside the matrix."""
+    return f'''	setp.gt.s32 %p1, %{o}o, 0;
+	min.s32 %{o}cnt, %{o}i, 4;
+	max.s32 %{o}cnt, %{o}cnt, 0;
+	selp.b32 %{o}cnt, %{o}cnt, 0, %p1;'''
+
+
+def advance(o):
+    """Moves operand o's pointer and bounds on by one step."""
+    return f'''	add.s64 %p{o}, %p{o}, %{o}step;
+	sub.s32 %{o}o, %{o}o, %{o}do;
+	sub.s32 %{o}i, %{o}i, %{o}di;'''
+
+
+def aligned16(ptr):
+    """Sets %p2 if the address in ptr is 16-byte aligned."""
+    return f'''	cvt.u32.u64 %r6, {ptr};
+	and.b32 %r6, %r6, 15;
+	setp.eq.u32 %p2, %r6, 0;'''
+
+
 def sync_loop(c, w):
     """The k loop of the portable form: loads through registers, two
     shared-memory buffers, one bar.sync per step."""
@@ -403,17 +428,12 @@ def sync_loop(c, w):
 
     def load(o, label):
         w(f'''	// Load 4 floats of {o.upper()} into %l{o}0..3 and advance.
-	setp.gt.s32 %p1, %{o}o, 0;
-	min.s32 %{o}cnt, %{o}i, 4;
-	max.s32 %{o}cnt, %{o}cnt, 0;
-	selp.b32 %{o}cnt, %{o}cnt, 0, %p1;
+{count(o)}
 	mov.f32 %l{o}0, 0f00000000;
 	mov.f32 %l{o}1, 0f00000000;
 	mov.f32 %l{o}2, 0f00000000;
 	mov.f32 %l{o}3, 0f00000000;
-	cvt.u32.u64 %r6, %p{o};
-	and.b32 %r6, %r6, 15;
-	setp.eq.u32 %p2, %r6, 0;
+{aligned16('%p' + o)}
 	setp.eq.s32 %p3, %{o}cnt, 4;
 	and.pred %p2, %p2, %p3;
 	@!%p2 bra {label}_SCALAR;
@@ -424,9 +444,7 @@ def sync_loop(c, w):
             w(f'''	setp.gt.s32 %p4, %{o}cnt, {q};
 	@%p4 ld.global.f32 %l{o}{q}, [%p{o}+{4 * q}];''')
         w(f'''{label}_LOADED:
-	add.s64 %p{o}, %p{o}, %{o}step;
-	sub.s32 %{o}o, %{o}o, %{o}do;
-	sub.s32 %{o}i, %{o}i, %{o}di;''')
+{advance(o)}''')
 
     def store():
         for o in 'ab':
@@ -486,14 +504,9 @@ def async_loop(c, w):
         # Issue the loads of the tile %tl into the stage at %sl.
         for o in 'ab':
             w(f'''	// {o.upper()}: %{o}cnt floats inside the matrix.
-	setp.gt.s32 %p1, %{o}o, 0;
-	min.s32 %{o}cnt, %{o}i, 4;
-	max.s32 %{o}cnt, %{o}cnt, 0;
-	selp.b32 %{o}cnt, %{o}cnt, 0, %p1;
+{count(o)}
 	add.s32 %st, %{o}sb, %sl;
-	cvt.u32.u64 %r6, %p{o};
-	and.b32 %r6, %r6, 15;
-	setp.eq.u32 %p2, %r6, 0;
+{aligned16('%p' + o)}
 	setp.eq.u32 %p3, %{o}ss, 4;
 	and.pred %p2, %p2, %p3;
 	setp.gt.s32 %p3, %{o}cnt, 0;
@@ -514,9 +527,7 @@ def async_loop(c, w):
 	selp.b64 %cp, %cp, %{o}base, %p4;
 	cp.async.ca.shared.global [%st], [%cp], 4, %r6;''')
             w(f'''{lab}{o.upper()}_DONE:
-	add.s64 %p{o}, %p{o}, %{o}step;
-	sub.s32 %{o}o, %{o}o, %{o}do;
-	sub.s32 %{o}i, %{o}i, %{o}di;''')
+{advance(o)}''')
 
     def rotate(reg):
         w(f'''	add.s32 {reg}, {reg}, {c.buf};
@@ -670,9 +681,7 @@ def store_group(w, lab):
     w(f'''	bra {lab}_STORE;
 {lab}_GRAD:
 	// Y's 4 values, then the derivative.
-	cvt.u32.u64 %r6, %yp;
-	and.b32 %r6, %r6, 15;
-	setp.eq.u32 %p2, %r6, 0;
+{aligned16('%yp')}
 	and.pred %yfull, %p2, %p3;''')
     load4(w, '%yp', '%yfull', f'{lab}_Y')
     w(f'''	@%issig bra {lab}_DSIG;
@@ -695,9 +704,7 @@ def store_group(w, lab):
 def group_preds(w):
     """Sets %full (a float4 at %cp: all 4 columns inside C, 16-byte
     aligned) and %q1..3 (columns 1..3 inside C) from %cp and %cnt."""
-    w('''	cvt.u32.u64 %r6, %cp;
-	and.b32 %r6, %r6, 15;
-	setp.eq.u32 %p2, %r6, 0;
+    w(f'''{aligned16('%cp')}
 	setp.eq.s32 %p3, %cnt, 4;
 	and.pred %full, %p2, %p3;
 	setp.gt.s32 %q1, %cnt, 1;
@@ -845,9 +852,6 @@ def module(cfgs, extra, path):
         w('')
         e(w)
     text = '\n'.join(L) + '\n'
-    # %f_t is the tanh polynomial's temporary; declare it once per kernel
-    # that uses it.
-    text = text.replace('\t.reg .f32 %acc<', '\t.reg .f32 %f_t;\n\t.reg .f32 %acc<')
     with open(path, 'w') as f:
         f.write(text)
 
@@ -861,10 +865,8 @@ ASYNC_DOC = '''//
 // load.'''
 
 
-def async_cfg(c, min_blocks):
-    a = Cfg(c.name, c.tile, c.bk, c.doc + ASYNC_DOC.replace('STAGES', '3'), stages=3)
-    a.min_blocks = min_blocks
-    return a
+def async_cfg(c, min_blocks, stages=3):
+    return Cfg(c.name, c.tile, c.bk, c.doc + ASYNC_DOC.replace('STAGES', str(stages)), stages, min_blocks)
 
 
 module([BIG], [scale_kernel], 'ptx/sgemm.ptx')

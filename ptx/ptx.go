@@ -99,9 +99,9 @@ type Variant struct {
 	Module *Module
 }
 
-// For returns the module to load on a GPU of compute capability
-// major.minor: the newest variant of m that the GPU supports, or m
-// itself. A launcher that fails to load the variant falls back to m.
+// For returns the module to load on a GPU whose compute capability has
+// major version major: the newest variant of m that the GPU supports, or
+// m itself. A launcher that fails to load the variant falls back to m.
 func (m *Module) For(major int) *Module {
 	best := m
 	for _, v := range m.Variants {

@@ -18,18 +18,17 @@ import (
 type embedded struct {
 	m       *ptx.Module
 	kernels []*ptx.Kernel // the portable module's
-	target  string        // as its header declares
-	archs   []string      // what ptxas assembles it for
+	target  string        // as its header declares: ptxas assembles it for this and sm_90
 }
 
 // allModules returns the portable modules and their variants.
 func allModules() []embedded {
 	var out []embedded
 	for _, m := range ptx.Modules() {
-		out = append(out, embedded{m, m.Kernels, "sm_52", []string{"sm_52", "sm_90"}})
+		out = append(out, embedded{m, m.Kernels, "sm_52"})
 		for _, v := range m.Variants {
 			sm := fmt.Sprintf("sm_%d0", v.Major)
-			out = append(out, embedded{v.Module, m.Kernels, sm, []string{sm, "sm_90"}})
+			out = append(out, embedded{v.Module, m.Kernels, sm})
 		}
 	}
 	return out

@@ -88,29 +88,28 @@ func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uin
 		trans |= 2
 	}
 	grid := ptxsim.Dim3{X: (c.n + c.tile - 1) / c.tile, Y: (c.m + c.tile - 1) / c.tile, Z: 1}
-	if c.kslice == 0 {
-		err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
-			uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
-			pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
-			uint64(c.k), 0, 0, uint64(act), py, uint64(ldy))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	grid.Z = (c.k + c.kslice - 1) / c.kslice
 	tiles := grid.X * grid.Y
-	w := make([]float32, tiles+grid.Z*c.m*c.n)
-	for i := range w[tiles:] {
-		w[tiles+i] = nan()
+	// Unsplit: one slice of k, no workspace. Split: the tiles' counters,
+	// then NaN partials.
+	kslice, pw, pparts := uint64(c.k), uint64(0), uint64(0)
+	if c.kslice > 0 {
+		grid.Z = (c.k + c.kslice - 1) / c.kslice
+		w := make([]float32, tiles+grid.Z*c.m*c.n)
+		for i := range w[tiles:] {
+			w[tiles+i] = nan()
+		}
+		kslice, pw = uint64(c.kslice), alloc(mem, w, 0)
+		pparts = pw + uint64(4*tiles)
 	}
-	pw := alloc(mem, w, 0)
 	err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
 		pa, uint64(lda), pb, uint64(ldb), ptxsim.F32(c.beta), pc, uint64(ldc), trans,
-		uint64(c.kslice), pw+uint64(4*tiles), pw, uint64(act), py, uint64(ldy))
+		kslice, pparts, pw, uint64(act), py, uint64(ldy))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.kslice == 0 {
+		return
 	}
 	for i, v := range mem.Float32s(pw, tiles) {
 		if v != 0 {
