@@ -716,8 +716,7 @@ func benchSgemmVariants(m, n, k, sms, cc int) (auto sgemmShape, variants map[str
 			continue
 		}
 		if v.splits > 1 {
-			v.kslice = ((k+v.splits-1)/v.splits + 7) &^ 7
-			v.splits = (k + v.kslice - 1) / v.kslice
+			v.kslice, v.splits = sgemmSlices(k, v.splits)
 		}
 		if v != auto {
 			variants[fmt.Sprintf("tile=%d/splits=%d", v.tile, v.splits)] = v

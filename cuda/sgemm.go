@@ -145,9 +145,7 @@ func sgemmEpilogue(op string, l *launch, act Activation, m, n int, beta float32,
 	}
 	if l == nil || l.kernel != ptx.Sgemm {
 		// alpha or k is zero: sgemm with k = 0 stores the epilogue of beta·C.
-		t := uint32(ptx.SgemmTile)
-		l = &launch{kernel: ptx.Sgemm, grid: Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
-			block: Dim3{X: ptx.SgemmThreads}, args: sgemmArgs(m, n, 0, 0, 0, 1, 0, 1, beta, c.ptr, ldc, 0)}
+		l = sgemmKernelLaunch(m, n, sgemmArgs(m, n, 0, 0, 0, 1, 0, 1, beta, c.ptr, ldc, 0))
 	}
 	l.args[sgemmAct] = U32(uint32(act))
 	if y.ok {
@@ -218,9 +216,15 @@ func sgemmShapeFor(m, n, k, sms, cc, work int) sgemmShape {
 	if splits < 2 {
 		return sh
 	}
-	sh.kslice = ((k+splits-1)/splits + 7) &^ 7
-	sh.splits = (k + sh.kslice - 1) / sh.kslice
+	sh.kslice, sh.splits = sgemmSlices(k, splits)
 	return sh
+}
+
+// sgemmSlices divides k into up to splits slices, each a multiple of 8
+// long, and returns their length and number.
+func sgemmSlices(k, splits int) (kslice, n int) {
+	kslice = ((k+splits-1)/splits + 7) &^ 7
+	return kslice, (k + kslice - 1) / kslice
 }
 
 // SgemmWorkspace returns the workspace, in floats, with which Sgemm splits
@@ -338,13 +342,15 @@ func sgemmLaunch(tA, tB gemm.Transpose, m, n, k int, alpha float32, a operand, l
 	if tB == gemm.Trans {
 		trans |= 2
 	}
+	return sgemmKernelLaunch(m, n, sgemmArgs(m, n, k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr, ldc, trans))
+}
+
+// sgemmKernelLaunch returns the launch of the sgemm kernel with args over
+// an m×n C, in 128×128 tiles.
+func sgemmKernelLaunch(m, n int, args []Arg) *launch {
 	t := uint32(ptx.SgemmTile)
-	return &launch{
-		kernel: ptx.Sgemm,
-		grid:   Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
-		block:  Dim3{X: ptx.SgemmThreads},
-		args:   sgemmArgs(m, n, k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr, ldc, trans),
-	}
+	return &launch{kernel: ptx.Sgemm, grid: Dim3{X: (uint32(n) + t - 1) / t, Y: (uint32(m) + t - 1) / t},
+		block: Dim3{X: ptx.SgemmThreads}, args: args}
 }
 
 // scaleLaunch returns the launch that sets C = beta·C.

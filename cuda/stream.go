@@ -247,20 +247,20 @@ func (s *Stream) Capture(record func() error) (*Graph, error) {
 	// thread, as the thread-local mode requires, and destroy its graph
 	// while the panic goes on: a blocking stream left capturing would make
 	// the legacy stream, and with it the whole context, unusable.
+	g := &Graph{ctx: c}
+	end := func() error {
+		return c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&g.graph)))
+	}
 	returned := false
 	defer func() {
-		if returned {
-			return
-		}
-		var graph uintptr
-		if c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&graph))) == nil && graph != 0 {
-			c.do("cuGraphDestroy", f.cuGraphDestroy, graph)
+		if !returned {
+			end()
+			g.Destroy()
 		}
 	}()
 	recErr := record()
 	returned = true
-	g := &Graph{ctx: c}
-	endErr := c.do("cuStreamEndCapture", f.cuStreamEndCapture, s.h, uintptr(unsafe.Pointer(&g.graph)))
+	endErr := end()
 	if recErr != nil || endErr != nil {
 		g.Destroy()
 		if recErr != nil {
