@@ -91,6 +91,8 @@ def kernel(c, w):
 	.reg .f32 %f_t;
 	.reg .f32 %acc<{c.tm * c.tm}>;
 	.reg .f32 %sacc<{c.tm * c.tm}>;
+	.reg .b32 %co<4>, %ro<4>;
+	.reg .f32 %wl<{4 * SUM_ROWS}>;
 
 	ld.param.u32 %m, [m];
 	ld.param.u32 %n, [n];
@@ -290,10 +292,17 @@ def tile_walk(c, w, skip, row, body, tag, quads=None):
                 w(f'{lab}_DONE:')
 
 
+# The rows of W_z (4 floats each) whose loads each thread of the last
+# block of a split sgemm64 has in flight at once, of its 4: a latency for
+# each group of rows, fewer registers for more groups.
+SUM_ROWS = 2
+
+
 def split(c, w):
     """The end of a block of a split product (nctaid.z > 1; otherwise it
     goes on to FINAL): it stores alpha*acc, its slice's partial product, to
-    W_z (the m x n matrix at w + z*m*n floats, leading dimension n) and
+    W_z (the m x n matrix at w + z*mn4 floats, mn4 = m*n rounded up to a
+    multiple of 4, leading dimension n) and
     counts itself in at its tile's counter; the last of the tile's blocks
     to arrive sums W_0 + ... + W_{nz-1} in the order of z into acc, sets
     alpha to 1 and goes on to FINAL, which stores C as without a split."""
@@ -304,7 +313,13 @@ def split(c, w):
 	@%p1 bra FINAL;
 	ld.param.u64 %pw, [w];
 	cvta.to.global.u64 %pw, %pw;
+	// W_z starts z*mn4 floats into W: m*n rounded up to a multiple of 4,
+	// so that no 16 bytes of W hold floats of two slices. (With m*n
+	// floats apart, an H200 lost the first floats of W_z, found zero,
+	// in 10 to 95% of launches whenever W_z started 8 bytes into 16.)
 	mul.wide.u32 %wstride, %m, %n;
+	add.s64 %wstride, %wstride, 3;
+	and.b64 %wstride, %wstride, -4;
 	shl.b64 %wstride, %wstride, 2;
 	mov.u32 %r1, %ctaid.z;
 	cvt.u64.u32 %rd4, %r1;
@@ -368,8 +383,20 @@ ARRIVED:
 	// registers to the whole kernel.)''')
     for i in range(c.tm * c.tm):
         w(f'\tmov.f32 %sacc{i}, 0f80000000;')
-    # A pass over the slices for each quadrant of rows: a pass's loads are
-    # in flight together, with fewer registers than all of them would need.
+    if c.q == 1:
+        sum_batched(c, w)
+    else:
+        sum_walk(c, w, row_w)
+    for i in range(c.tm * c.tm):
+        w(f'\tmov.f32 %acc{i}, %sacc{i};')
+    w('''	mov.f32 %alpha, 0f3F800000;
+FINAL:''')
+
+
+def sum_walk(c, w, row_w):
+    """The last block's sum for the 128x128 tile, which Sgemm never
+    splits (its tiles leave no room): a pass over the slices for each
+    quadrant of rows, a float4 (or scalar) load at a time."""
     for qi in range(c.q):
         w(f'''	mov.u32 %t, 0;
 	mov.u64 %rd4, %pw;
@@ -387,10 +414,45 @@ SUM{qi}:''')
 	add.s32 %t, %t, 1;
 	setp.lt.u32 %p1, %t, %nz;
 	@%p1 bra SUM{qi};''')
-    for i in range(c.tm * c.tm):
-        w(f'\tmov.f32 %acc{i}, %sacc{i};')
-    w('''	mov.f32 %alpha, 0f3F800000;
-FINAL:''')
+
+
+def sum_batched(c, w):
+    """The last block's sum for the 64x64 tile: the thread's 16 floats of
+    each slice loaded SUM_ROWS rows at a time, all of a group's loads in
+    flight together, then added in order."""
+    w('''	// The byte offsets in W_z of the thread's columns and rows, 0 for
+	// those outside C: every load then reads inside W_z (m, n >= 1; a
+	// split has m*n < 2^30) with neither a branch nor a predicate, and
+	// a group's loads are in flight at once. The sums outside C are never
+	// stored.''')
+    for j in range(4):
+        w(f'''	setp.gt.s32 %p1, %cnt0, {j};
+	add.s32 %r1, %col0, {j};
+	shl.b32 %r1, %r1, 2;
+	selp.b32 %co{j}, %r1, 0, %p1;''')
+    for i in range(4):
+        w(f'''	add.s32 %r1, %row, {i};
+	setp.lt.u32 %p1, %r1, %m;
+	mul.lo.s32 %r1, %r1, %n;
+	shl.b32 %r1, %r1, 2;
+	selp.b32 %ro{i}, %r1, 0, %p1;''')
+    w('''	mov.u32 %t, 0;
+	mov.u64 %rd4, %pw;
+SUM0:''')
+    for h in range(0, 4, SUM_ROWS):
+        for i in range(h, h + SUM_ROWS):
+            for j in range(4):
+                w(f'''	add.s32 %r1, %ro{i}, %co{j};
+	cvt.u64.u32 %rd1, %r1;
+	add.s64 %rd1, %rd4, %rd1;
+	ld.global.cg.f32 %wl{(i - h) * 4 + j}, [%rd1];''')
+        for i in range(h, h + SUM_ROWS):
+            for j in range(4):
+                w(f'\tadd.rn.f32 %sacc{i * 4 + j}, %sacc{i * 4 + j}, %wl{(i - h) * 4 + j};')
+    w('''	add.s64 %rd4, %rd4, %wstride;
+	add.s32 %t, %t, 1;
+	setp.lt.u32 %p1, %t, %nz;
+	@%p1 bra SUM0;''')
 
 
 def count(o):
@@ -817,7 +879,9 @@ COMMON_DOC = '''//
 // Block z of the grid works on the slice of k from z*kslice (kslice >= k
 // without a split). With more than one slice (a split product), each
 // block stores alpha times its partial product to W_z, the m x n matrix
-// at w + z*m*n floats (leading dimension n), and counts itself in at the
+// at w + z*mn4 floats (leading dimension n; mn4 is m*n rounded up to a
+// multiple of 4, and w must be 16-byte aligned, so that each slice has
+// 16-byte units of its own; m*n < 2^30), and counts itself in at the
 // u32 counts[ctaid.y*nctaid.x + ctaid.x], which must be 0 at the launch;
 // the tile's last block to arrive sums W_0 + W_1 + ... in the order of z,
 // so that the result does not depend on timing, finishes C from that sum

@@ -313,3 +313,39 @@ func TestStatsLen(t *testing.T) {
 		t.Errorf("SumStats = %v, %v", l, h)
 	}
 }
+
+// TestKernelsFunction checks which form of an SGEMM kernel a product
+// runs on: the sm80/ form with A transposed and B not, where it is
+// loaded, the portable form otherwise and for every other kernel.
+func TestKernelsFunction(t *testing.T) {
+	portable, sm80 := &Function{name: "portable"}, &Function{name: "sm80"}
+	ks := &Kernels{fns: map[*ptx.Kernel]*Function{ptx.Sgemm64: portable, ptx.BiasAct: portable}, tn: map[*ptx.Kernel]*Function{ptx.Sgemm64: sm80}}
+	big := operand{ptr: 1 << 20, n: 1 << 20, ok: true}
+	for _, x := range []struct {
+		tA, tB gemm.Transpose
+		want   *Function
+	}{
+		{gemm.Trans, gemm.NoTrans, sm80},
+		{gemm.NoTrans, gemm.NoTrans, portable},
+		{gemm.NoTrans, gemm.Trans, portable},
+		{gemm.Trans, gemm.Trans, portable},
+	} {
+		l := sgemmLaunch(x.tA, x.tB, 10, 10, 10, 1, big, 10, big, 10, 0, big, 10)
+		l.kernel = ptx.Sgemm64
+		if got := ks.function(l); got != x.want {
+			t.Errorf("%v%v: the %s form, want %s", x.tA, x.tB, got.name, x.want.name)
+		}
+		ks2 := &Kernels{fns: ks.fns}
+		if got := ks2.function(l); got != portable {
+			t.Errorf("%v%v without sm80/ forms: the %s form", x.tA, x.tB, got.name)
+		}
+	}
+	ks.fns[ptx.Scale], ks.tn[ptx.Scale] = portable, sm80
+	bias := &launch{kernel: ptx.BiasAct, args: make([]Arg, 12)}
+	bias.args[sgemmTrans] = U32(1)
+	for _, l := range []*launch{bias, scaleLaunch(big, 10, 10, 10, 0)} {
+		if got := ks.function(l); got != portable {
+			t.Errorf("%s: the %s form", l.kernel.Name, got.name)
+		}
+	}
+}

@@ -21,7 +21,8 @@ func TestSgemmShape(t *testing.T) {
 	}{
 		{785, 200, 1500, 132, math.MaxInt, sgemmShape{small, 64, 10, 152}}, // weight gradient: 52 tiles of 64
 		{1500, 200, 784, 132, math.MaxInt, sgemmShape{small, 64, 5, 160}},  // forward: 96 tiles
-		{31, 10, 1500, 132, math.MaxInt, sgemmShape{small, 64, 21, 72}},    // small weight gradient: about k/64 slices
+		{31, 10, 1500, 132, math.MaxInt, sgemmShape{small, 64, 16, 96}},    // small weight gradient: maxSplits
+		{31, 10, 300, 132, math.MaxInt, sgemmShape{small, 64, 4, 80}},      // about k/64 slices
 		{1500, 200, 100, 132, math.MaxInt, sgemmShape{small, 64, 1, 100}},  // k too short
 		{4096, 4096, 4096, 132, math.MaxInt, sgemmShape{big, 128, 1, 4096}},
 		{1024, 1024, 4096, 32, math.MaxInt, sgemmShape{big, 128, 1, 4096}},         // a tile per SM already
@@ -65,7 +66,7 @@ func TestSgemmShape(t *testing.T) {
 			}
 		case sh.kslice%8 != 0 || sh.kslice < minKSlice || (sh.splits-1)*sh.kslice >= k || sh.splits*sh.kslice < k:
 			t.Fatalf("%d×%d×%d: %d slices of %d do not cover k with none empty", m, n, k, sh.splits, sh.kslice)
-		case sh.splits*tiles(sh.tile) > slots || tiles(sh.tile) > sgemmCounters(sms, cc) || sgemmCounters(sms, cc)+sh.splits*m*n > work:
+		case sh.splits*tiles(sh.tile) > slots || tiles(sh.tile) > sgemmCounters(sms, cc) || sgemmCounters(sms, cc)+sh.splits*sgemmPart(m, n) > work || sh.splits > maxSplits:
 			t.Fatalf("%d×%d×%d on %d SMs, work %d: %d slices of %d tiles", m, n, k, sms, work, sh.splits, tiles(sh.tile))
 		}
 	}
@@ -74,7 +75,7 @@ func TestSgemmShape(t *testing.T) {
 // TestSgemmSplitArgs checks the argument positions a split rewrites
 // against the kernel's parameter list.
 func TestSgemmSplitArgs(t *testing.T) {
-	for i, name := range map[int]string{sgemmM: "m", sgemmN: "n", sgemmK: "k", sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc",
+	for i, name := range map[int]string{sgemmM: "m", sgemmN: "n", sgemmK: "k", sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc", sgemmTrans: "trans",
 		sgemmKSlice: "kslice", sgemmW: "w", sgemmCounts: "counts", sgemmAct: "act", sgemmY: "y", sgemmLdy: "ldy"} {
 		if got := ptx.Sgemm.Params[i].Name; got != name {
 			t.Errorf("sgemm parameter %d is %s, want %s", i, got, name)
@@ -107,7 +108,7 @@ func TestSimSgemmSplit(t *testing.T) {
 		}
 		dev := &Device{SMs: 16, Major: 9}
 		counters := sgemmCounters(dev.SMs, dev.cc())
-		w := make([]float32, counters+3*x.m*x.n+5)
+		w := make([]float32, counters+3*sgemmPart(x.m, x.n)+5)
 		for i := range w[counters:] {
 			w[counters+i] = float32(math.NaN())
 		}
@@ -125,7 +126,7 @@ func TestSimSgemmSplit(t *testing.T) {
 			}
 		}
 		ws := d.read(ow)
-		if tail := ws[counters+3*x.m*x.n:]; !math.IsNaN(float64(tail[0])) {
+		if tail := ws[counters+3*sgemmPart(x.m, x.n):]; !math.IsNaN(float64(tail[0])) {
 			t.Fatalf("%+v: wrote past the partials", x)
 		}
 		for i, v := range ws[:counters] {
@@ -147,8 +148,8 @@ func TestSimContextSgemmWorkspace(t *testing.T) {
 	da, db := upload(t, c, a), upload(t, c, b)
 	counters := sgemmCounters(c.Device().SMs, c.Device().cc())
 	want := SgemmWorkspace(c.Device(), m, n, k)
-	if want != counters+4*m*n {
-		t.Fatalf("SgemmWorkspace = %d, want %d (%d counters, 4 slices)", want, counters+4*m*n, counters)
+	if want != counters+4*sgemmPart(m, n) {
+		t.Fatalf("SgemmWorkspace = %d, want %d (%d counters, 4 slices)", want, counters+4*sgemmPart(m, n), counters)
 	}
 	if got := SgemmWorkspace(c.Device(), 300, 300, 300); got != 0 {
 		t.Errorf("SgemmWorkspace for 9 tiles on 8 SMs = %d, want 0", got)

@@ -180,7 +180,8 @@ var (
 	// (ceil(n/128), ceil(m/128), splits), block 256: block z works on the
 	// slice of k from z*kslice (kslice >= k without a split). With more
 	// than one slice, blocks store alpha times their partial products to
-	// W_z, the m×n matrix at w + z*m*n floats, and count themselves in at
+	// W_z, the m×n matrix at w + z*mn4 floats (mn4: m*n rounded up to a
+	// multiple of 4; w 16-byte aligned), and count themselves in at
 	// their tile's u32 in counts (ctaid.y*nctaid.x + ctaid.x, 0 at the
 	// launch and again after it); the last block of a tile sums W_0, W_1,
 	// … in the order of z and stores C from that sum.

@@ -75,8 +75,7 @@ func (c gemmCase) String() string {
 // simGemm launches case c's product on the operands at pa, pb and pc:
 // sgemm or sgemm64, with the epilogue act, y, ldy, and, when c.kslice
 // splits k, a workspace: the tiles' counters, then the partial products
-// (NaN, so that one left unwritten shows; misaligned when there is an odd
-// number of tiles).
+// (NaN, so that one left unwritten shows).
 func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uint64, lda int, pb uint64, ldb int, pc uint64, ldc int, act int, py uint64, ldy int) {
 	t.Helper()
 	mod, name := mods.kernel(c)
@@ -91,15 +90,18 @@ func simGemm(t *testing.T, mods gemmMods, mem *ptxsim.Memory, c gemmCase, pa uin
 	tiles := grid.X * grid.Y
 	// Unsplit: one slice of k, no workspace. Split: the tiles' counters,
 	// then NaN partials.
+	// The partials start 16-byte aligned, W_z at z*mn4 floats (m*n
+	// rounded up to 4), and the buffer ends with the last one.
 	kslice, pw, pparts := uint64(c.k), uint64(0), uint64(0)
 	if c.kslice > 0 {
 		grid.Z = (c.k + c.kslice - 1) / c.kslice
-		w := make([]float32, tiles+grid.Z*c.m*c.n)
-		for i := range w[tiles:] {
-			w[tiles+i] = nan()
+		counters, mn4 := (tiles+3)&^3, (c.m*c.n+3)&^3
+		w := make([]float32, counters+(grid.Z-1)*mn4+c.m*c.n)
+		for i := range w[counters:] {
+			w[counters+i] = nan()
 		}
 		kslice, pw = uint64(c.kslice), alloc(mem, w, 0)
-		pparts = pw + uint64(4*tiles)
+		pparts = pw + uint64(4*counters)
 	}
 	err := mod.Launch(mem, name, grid, ptxsim.Dim3{X: 256},
 		uint64(c.m), uint64(c.n), uint64(c.k), ptxsim.F32(c.alpha),
