@@ -6,7 +6,7 @@
 //
 // dst[p·ld + i] = src[i·lds + p] for i < 4·quads and p < cols, where cols
 // is a multiple of 8: the rows of src become the columns of dst, as
-// transposeInto does for 4·quads rows. Each step transposes a 4×8 block
+// transposeGo does for 4·quads rows. Each step transposes a 4×8 block
 // (four rows, eight columns) with eight shuffles into eight 4-float pieces
 // of eight records.
 //

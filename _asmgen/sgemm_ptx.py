@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Writes ../ptx/sgemm.ptx (sgemm with 128x128 tiles, and scale)
-and ../ptx/sgemm64.ptx (sgemm64 with 64x64 tiles).
+"""Writes ptx/sgemm.ptx (sgemm with 128x128 tiles, and scale) and
+ptx/sgemm64.ptx (sgemm64 with 64x64 tiles), and their sm_80 forms, whose
+loads are cp.async copies, ptx/sm80/sgemm.ptx and ptx/sm80/sgemm64.ptx.
 
 Both SGEMM kernels share one design, spelled out here with two sets of
-constants; the script only writes the repetition. Run from the repository
-root:
+constants; the script only writes the repetition. The paths are relative
+to the working directory, so run it from the repository root:
 
     python3 _asmgen/sgemm_ptx.py && go test ./ptx ./cuda
 """
@@ -46,6 +47,8 @@ def kernel(c, w):
     MINNCTA = f'\n.minnctapersm {c.min_blocks}' if c.stages else ''
     BASES = '\n\tmov.u64 %abase, %pa;\n\tmov.u64 %bbase, %pb;' if c.stages else ''
     ASYNC_REGS = '\n\t.reg .b32 %tl, %sc, %sl;\n\t.reg .b64 %abase, %bbase;' if c.stages else ''
+    # sum_batched's registers, in the 64x64 kernel only.
+    SUM_REGS = f'\n\t.reg .b32 %co<4>, %ro<4>;\n\t.reg .f32 %wl<{4 * SUM_ROWS}>;' if c.q == 1 else ''
     w(f'''.visible .entry {c.name}(
 	.param .u32 m,
 	.param .u32 n,
@@ -90,9 +93,7 @@ def kernel(c, w):
 	.reg .f32 %e<4>;
 	.reg .f32 %f_t;
 	.reg .f32 %acc<{c.tm * c.tm}>;
-	.reg .f32 %sacc<{c.tm * c.tm}>;
-	.reg .b32 %co<4>, %ro<4>;
-	.reg .f32 %wl<{4 * SUM_ROWS}>;
+	.reg .f32 %sacc<{c.tm * c.tm}>;{SUM_REGS}
 
 	ld.param.u32 %m, [m];
 	ld.param.u32 %n, [n];
@@ -296,6 +297,7 @@ def tile_walk(c, w, skip, row, body, tag, quads=None):
 # block of a split sgemm64 has in flight at once, of its 4: a latency for
 # each group of rows, fewer registers for more groups.
 SUM_ROWS = 2
+assert 4 % SUM_ROWS == 0
 
 
 def split(c, w):

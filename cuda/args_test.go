@@ -341,8 +341,7 @@ func TestKernelsFunction(t *testing.T) {
 		}
 	}
 	ks.fns[ptx.Scale], ks.tn[ptx.Scale] = portable, sm80
-	bias := &launch{kernel: ptx.BiasAct, args: make([]Arg, 12)}
-	bias.args[sgemmTrans] = U32(1)
+	bias := &launch{kernel: ptx.BiasAct, args: make([]Arg, 12), tn: true}
 	for _, l := range []*launch{bias, scaleLaunch(big, 10, 10, 10, 0)} {
 		if got := ks.function(l); got != portable {
 			t.Errorf("%s: the %s form", l.kernel.Name, got.name)

@@ -241,41 +241,37 @@ func TestGPUSgemmRepeat(t *testing.T) {
 		runs = 2
 	}
 	N, T := gemm.NoTrans, gemm.Trans
-	for _, sh := range []benchShape{
-		{"TN/49x10x128", T, N, 49, 10, 128},
-		{"NN/17x10x128", N, N, 17, 10, 128},
-		{"NT/49x10x300", N, T, 49, 10, 300},
-		{"TT/33x6x200", T, T, 33, 6, 200},
-		{"NN/130x66x40", N, N, 130, 66, 40},
-		{"TN/70x131x24", T, N, 70, 131, 24},
+	for _, x := range []struct {
+		sh    benchShape
+		split bool // split in 2 and 4 slices; else unsplit, both tiles
+	}{
+		{benchShape{"TN/49x10x128", T, N, 49, 10, 128}, true},
+		{benchShape{"NN/17x10x128", N, N, 17, 10, 128}, true},
+		{benchShape{"NT/49x10x300", N, T, 49, 10, 300}, true},
+		{benchShape{"TT/33x6x200", T, T, 33, 6, 200}, true},
+		{benchShape{"NN/130x66x40", N, N, 130, 66, 40}, false},
+		{benchShape{"TN/70x131x24", T, N, 70, 131, 24}, false},
 	} {
+		sh := x.sh
 		r := rand.New(rand.NewPCG(5, 5))
 		tA, tB := sh.tA == gemm.Trans, sh.tB == gemm.Trans
 		_, lda, _, ldb := ref.Stored(tA, tB, sh.m, sh.n, sh.k)
 		ha, hb := random(r, sh.m*sh.k, 1), random(r, sh.k*sh.n, 1)
 		da, db := upload(t, c, ha), upload(t, c, hb)
-		dc := must[*Buffer[float32]](t)(Alloc[float32](c, sh.m*sh.n))
+		dc := upload(t, c, make([]float32, sh.m*sh.n))
 		want := make([]float32, sh.m*sh.n)
 		bound := ref.Sgemm(tA, tB, sh.m, sh.n, sh.k, 1, ha, lda, hb, ldb, 0, want, sh.n)
 		counters := sgemmCounters(c.Device().SMs, c.Device().cc())
-		w := must[*Buffer[float32]](t)(Alloc[float32](c, counters+4*sgemmPart(sh.m, sh.n)))
-		if err := w.Fill(s, 0); err != nil {
-			t.Fatal(err)
-		}
-		shapes := []sgemmShape{{ptx.Sgemm64, 64, 1, sh.k}, {ptx.Sgemm, 128, 1, sh.k}}
-		if sh.n%10 == 0 || sh.n == 6 {
-			shapes = []sgemmShape{{ptx.Sgemm64, 64, 2, 0}, {ptx.Sgemm64, 64, 4, 0}, {ptx.Sgemm, 128, 2, 0}}
+		w := upload(t, c, make([]float32, counters+4*sgemmPart(sh.m, sh.n)))
+		shapes := []sgemmShape{forcedShape(ptx.Sgemm64, 1, sh.k), forcedShape(ptx.Sgemm, 1, sh.k)}
+		if x.split {
+			shapes = []sgemmShape{forcedShape(ptx.Sgemm64, 2, sh.k), forcedShape(ptx.Sgemm64, 4, sh.k), forcedShape(ptx.Sgemm, 2, sh.k)}
 		}
 		for _, v := range shapes {
-			if v.splits > 1 {
-				v.kslice, v.splits = sgemmSlices(sh.k, v.splits)
-			}
 			l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, opnd("", da), lda, opnd("", db), ldb, 0, opnd("", dc), sh.n)
 			l = sgemmShaped(l, v, opnd("", w), counters)
-			for form, f := range map[string]*Function{"portable": ks.fns[l.kernel], "sm80": ks.tn[l.kernel]} {
-				if f == nil {
-					continue
-				}
+			for _, form := range kernelForms(ks, l.kernel) {
+				f := form.f
 				bad, first := 0, ""
 				for range runs {
 					if err := dc.Fill(s, float32(math.NaN())); err != nil {
@@ -297,14 +293,37 @@ func TestGPUSgemmRepeat(t *testing.T) {
 				}
 				if bad > 0 {
 					t.Errorf("%s, %s form, %s in %d slices of %d: wrong in %d of %d launches; first: %s",
-						sh.name, form, v.kernel.Name, v.splits, v.kslice, bad, runs, first)
+						sh.name, form.name, v.kernel.Name, v.splits, v.kslice, bad, runs, first)
 				}
 			}
 		}
-		for _, b := range []*Buffer[float32]{w, dc, da, db} {
-			b.Free()
-		}
 	}
+}
+
+// forcedShape returns the shape that runs a product with kernel in up to
+// splits slices of k.
+func forcedShape(kernel *ptx.Kernel, splits, k int) sgemmShape {
+	sh := sgemmShape{kernel, map[*ptx.Kernel]int{ptx.Sgemm: ptx.SgemmTile, ptx.Sgemm64: ptx.Sgemm64Tile}[kernel], 1, k}
+	if splits > 1 {
+		sh.kslice, sh.splits = sgemmSlices(k, splits)
+	}
+	return sh
+}
+
+// kernelForm is a loaded form of a kernel.
+type kernelForm struct {
+	name string
+	f    *Function
+}
+
+// kernelForms returns the loaded forms of kernel k: the portable one, then
+// the sm80/ one where it is loaded.
+func kernelForms(ks *Kernels, k *ptx.Kernel) []kernelForm {
+	forms := []kernelForm{{"portable", ks.fns[k]}}
+	if f := ks.tn[k]; f != nil {
+		forms = append(forms, kernelForm{"sm80", f})
+	}
+	return forms
 }
 
 func runSgemmCase(t *testing.T, c *Context, s *Stream, x sgemmCase) {
@@ -789,17 +808,14 @@ func benchSgemmVariants(m, n, k, sms, cc int) (auto sgemmShape, variants map[str
 	counters = max(sgemmCounters(sms, cc), ((m+63)/64*((n+63)/64)+63)&^63)
 	wlen = counters + 4*max(1, auto.splits)*sgemmPart(m, n)
 	variants = map[string]sgemmShape{"auto": auto}
-	for _, v := range []sgemmShape{
-		{ptx.Sgemm, 128, 1, k}, {ptx.Sgemm64, 64, 1, k},
-		{ptx.Sgemm64, 64, auto.splits / 2, 0}, {ptx.Sgemm64, 64, 2 * auto.splits, 0},
-	} {
-		if v.splits < 1 {
+	for _, x := range []struct {
+		kernel *ptx.Kernel
+		splits int
+	}{{ptx.Sgemm, 1}, {ptx.Sgemm64, 1}, {ptx.Sgemm64, auto.splits / 2}, {ptx.Sgemm64, 2 * auto.splits}} {
+		if x.splits < 1 {
 			continue
 		}
-		if v.splits > 1 {
-			v.kslice, v.splits = sgemmSlices(k, v.splits)
-		}
-		if v != auto {
+		if v := forcedShape(x.kernel, x.splits, k); v != auto {
 			variants[fmt.Sprintf("tile=%d/splits=%d", v.tile, v.splits)] = v
 		}
 	}
@@ -828,10 +844,11 @@ func TestBenchSgemmVariants(t *testing.T) {
 
 // BenchmarkSgemm reports GFLOP/s measured with events, for square sizes
 // and the largest products of an MNIST training step at batch 1500.
-// "auto" is Sgemm with a workspace, as the mlp backend runs it; the other
-// variants force a kernel and a number of slices of k (the data behind
-// sgemmShapeFor's rule) or, where the sm80/ forms load, one form (the data
-// behind Kernels.function's choice).
+// "auto" is the launch Sgemm plans with a workspace, as the mlp backend
+// runs it (with the benchmark's own counters); the other variants force a
+// kernel and a number of slices of k (the data behind sgemmShapeFor's
+// rule) or, where the sm80/ forms load, one form (the data behind
+// Kernels.function's choice).
 func BenchmarkSgemm(b *testing.B) {
 	c, s := testGPU(b)
 	sms := c.Device().SMs
@@ -864,8 +881,11 @@ func BenchmarkSgemm(b *testing.B) {
 				l := sgemmLaunch(sh.tA, sh.tB, sh.m, sh.n, sh.k, 1, oa, lda, ob, ldb, 0, oc, sh.n)
 				l = sgemmShaped(l, v, ow, counters)
 				launch := func() error { return l.run(s) }
-				if f := map[string]*Function{"auto/portable": ks.fns[l.kernel], "auto/sm80": ks.tn[l.kernel]}[name]; f != nil {
-					launch = func() error { return s.Launch(f, l.grid, l.block, 0, l.args...) }
+				for _, form := range kernelForms(ks, l.kernel) {
+					if name == "auto/"+form.name {
+						f := form.f
+						launch = func() error { return s.Launch(f, l.grid, l.block, 0, l.args...) }
+					}
 				}
 				run := func() {
 					if err := launch(); err != nil {

@@ -97,14 +97,12 @@ func (ks *Kernels) Function(k *ptx.Kernel) *Function {
 	return f
 }
 
-// function returns the function that runs launch l: the sm80/ form of an
-// SGEMM kernel for a product with A transposed and B not, where it is
+// function returns the function that runs launch l: the kernel's sm80/
+// form for a product with A transposed and B not (l.tn), where it is
 // loaded, else the portable form.
 func (ks *Kernels) function(l *launch) *Function {
-	if l.kernel == ptx.Sgemm || l.kernel == ptx.Sgemm64 {
-		if f, ok := ks.tn[l.kernel]; ok && l.args[sgemmTrans] == U32(1) {
-			return f
-		}
+	if f, ok := ks.tn[l.kernel]; ok && l.tn {
+		return f
 	}
 	return ks.Function(l.kernel)
 }
@@ -125,6 +123,7 @@ type launch struct {
 	kernel      *ptx.Kernel
 	grid, block Dim3
 	args        []Arg
+	tn          bool // an SGEMM product with A transposed and B not
 }
 
 // run queues l on s.

@@ -302,10 +302,6 @@ const (
 	sgemmM      = 0
 	sgemmN      = 1
 	sgemmK      = 2
-	sgemmBeta   = 8
-	sgemmC      = 9
-	sgemmLdc    = 10
-	sgemmTrans  = 11
 	sgemmKSlice = 12
 	sgemmW      = 13
 	sgemmCounts = 14
@@ -361,7 +357,9 @@ func sgemmLaunch(tA, tB gemm.Transpose, m, n, k int, alpha float32, a operand, l
 	if tB == gemm.Trans {
 		trans |= 2
 	}
-	return sgemmKernelLaunch(m, n, sgemmArgs(m, n, k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr, ldc, trans))
+	l := sgemmKernelLaunch(m, n, sgemmArgs(m, n, k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr, ldc, trans))
+	l.tn = trans == 1
+	return l
 }
 
 // sgemmKernelLaunch returns the launch of the sgemm kernel with args over

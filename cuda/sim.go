@@ -35,8 +35,9 @@ import (
 //
 // The Device of a simulated Context has no Driver (Device.Driver returns
 // nil) and reports 8 multiprocessors, so that Sgemm on a stream with a
-// workspace splits small products along k as it would on a GPU. Device memory is never reused: freed buffers stay allocated in the
-// simulator until the Context is no longer referenced.
+// workspace splits small products along k as it would on a GPU. Device
+// memory is never reused: freed buffers stay allocated in the simulator
+// until the Context is no longer referenced.
 func NewSimContext() *Context {
 	dev := &Device{
 		Name: "PTX simulator", Major: 5, Minor: 2, SMs: 8,

@@ -75,7 +75,7 @@ func TestSgemmShape(t *testing.T) {
 // TestSgemmSplitArgs checks the argument positions a split rewrites
 // against the kernel's parameter list.
 func TestSgemmSplitArgs(t *testing.T) {
-	for i, name := range map[int]string{sgemmM: "m", sgemmN: "n", sgemmK: "k", sgemmBeta: "beta", sgemmC: "c", sgemmLdc: "ldc", sgemmTrans: "trans",
+	for i, name := range map[int]string{sgemmM: "m", sgemmN: "n", sgemmK: "k",
 		sgemmKSlice: "kslice", sgemmW: "w", sgemmCounts: "counts", sgemmAct: "act", sgemmY: "y", sgemmLdy: "ldy"} {
 		if got := ptx.Sgemm.Params[i].Name; got != name {
 			t.Errorf("sgemm parameter %d is %s, want %s", i, got, name)

@@ -16,19 +16,18 @@ import (
 //
 // The training and test sets are uploaded once (byte inputs as bytes,
 // converted as each batch is gathered, to the bits the CPU gives), and
-// the parameters,
-// gradients, activations and optimizer state stay on the device. A step
-// uploads nothing and does not wait for the device: the step of a full
-// batch is captured once as a CUDA graph, and each full batch is then a
-// device-to-device copy of its sample indices and one replay. Each
-// epoch uploads its permutation once and waits for the device once; the
-// loss and accuracy are summed on the device (in float32, a sum per block
-// of 8 samples, added up in float64 on the host) and read then,
-// the test set is evaluated on the device, and the parameters and the
-// optimizer's state are copied back into the network and cfg.Optimizer
-// before cfg.OnEpoch is called, so that the network can be saved or used
-// on the CPU there and after the call. cfg.OnBatch is called as each step
-// is queued, before the device has run it.
+// the parameters, gradients, activations and optimizer state stay on the
+// device. A step uploads nothing and does not wait for the device: the
+// step of a full batch is captured once as a CUDA graph, and each full
+// batch is then a device-to-device copy of its sample indices and one
+// replay. Each epoch uploads its permutation once and waits for the
+// device once; the loss and accuracy are summed on the device (in
+// float32, a sum per block of 8 samples, added up in float64 on the host)
+// and read then, the test set is evaluated on the device, and the
+// parameters and the optimizer's state are copied back into the network
+// and cfg.Optimizer before cfg.OnEpoch is called, so that the network can
+// be saved or used on the CPU there and after the call. cfg.OnBatch is
+// called as each step is queued, before the device has run it.
 //
 // The network needs no Tiler. cfg.Optimizer must be a *SGD, *RMSprop or
 // *Adam; changes to its fields in the callbacks apply from the next step.
@@ -60,7 +59,7 @@ func (n *Network) EvaluateCUDA(ctx *cuda.Context, d *Dataset, batchSize int) (lo
 	if d.Len() == 0 {
 		return 0, 0, nil
 	}
-	g, err := newGPUNet(n, ctx, min(batchSize, d.Len()))
+	g, err := newGPUNet(n, ctx, min(batchSize, d.Len()), false)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -106,7 +105,7 @@ func (n *Network) trainCUDA(ctx *cuda.Context, train, test *Dataset, cfg TrainCo
 	if test != nil {
 		rows = max(rows, min(cfg.BatchSize, test.Len()))
 	}
-	if t.gpuNet, err = newGPUNet(n, ctx, rows); err != nil {
+	if t.gpuNet, err = newGPUNet(n, ctx, rows, true); err != nil {
 		return err
 	}
 	defer t.free()

@@ -56,8 +56,9 @@ func gpuAlloc[T cuda.Elem](g *gpuNet, n int) (*cuda.Buffer[T], error) {
 }
 
 // newGPUNet allocates n's buffers on ctx for batches of up to rows rows
-// and uploads its parameters.
-func newGPUNet(n *Network, ctx *cuda.Context, rows int) (g *gpuNet, err error) {
+// and uploads its parameters; with train, Sgemm's workspace has room for
+// the backward pass's products too.
+func newGPUNet(n *Network, ctx *cuda.Context, rows int, train bool) (g *gpuNet, err error) {
 	g = &gpuNet{n: n, ctx: ctx, rows: rows}
 	defer func() {
 		if err != nil {
@@ -109,14 +110,17 @@ func newGPUNet(n *Network, ctx *cuda.Context, rows int) (g *gpuNet, err error) {
 		return g, err
 	}
 	// Sgemm's workspace, for the products with few tiles of C and a long
-	// k, which it splits along k: the weight gradients (k is the batch)
-	// and the narrow layers' forward products. Sized for full batches; a
-	// smaller batch needs no more, or splits less.
+	// k, which it splits along k: the narrow layers' forward products and,
+	// to train, the weight gradients (k is the batch). Sized for full
+	// batches; a smaller batch needs no more, or splits less.
 	dev, need := ctx.Device(), 0
 	for l, L := range n.layers {
-		need = max(need, cuda.SgemmWorkspace(dev, rows, L.Out, L.In+1), cuda.SgemmWorkspace(dev, L.In+1, L.Out, rows))
-		if l > 0 {
-			need = max(need, cuda.SgemmWorkspace(dev, rows, L.In, L.Out))
+		need = max(need, cuda.SgemmWorkspace(dev, rows, L.Out, L.In+1))
+		if train {
+			need = max(need, cuda.SgemmWorkspace(dev, L.In+1, L.Out, rows))
+			if l > 0 {
+				need = max(need, cuda.SgemmWorkspace(dev, rows, L.In, L.Out))
+			}
 		}
 	}
 	if need > 0 {

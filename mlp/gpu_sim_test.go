@@ -202,7 +202,7 @@ func TestCUDASimSplit(t *testing.T) {
 	c := simCases()[1]
 	c.batch = 160
 	n := c.newNet(t)
-	g, err := newGPUNet(n, cuda.NewSimContext(), c.batch)
+	g, err := newGPUNet(n, cuda.NewSimContext(), c.batch, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,17 +96,17 @@ func (g *gpuNet) backward(rows int) error {
 		// outputs as the product is stored; softmax's, which mixes a row,
 		// by a kernel of its own.
 		prev := gpuAct(g.n.layers[l-1].Activation)
+		act, y := prev, g.act[l]
+		if act == cuda.Softmax || act == cuda.Identity {
+			act, y = cuda.Identity, nil
+		}
+		if err := cuda.SgemmActGrad(g.s, act, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In, y, gpuLD(L.In)); err != nil {
+			return err
+		}
 		if prev == cuda.Softmax {
-			if err := cuda.Sgemm(g.s, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In); err != nil {
-				return err
-			}
 			if err := cuda.ActGrad(g.s, prev, g.delta[l-1], L.In, g.act[l], gpuLD(L.In), rows, L.In); err != nil {
 				return err
 			}
-			continue
-		}
-		if err := cuda.SgemmActGrad(g.s, prev, gemm.NoTrans, gemm.Trans, rows, L.In, L.Out, 1, g.delta[l], L.Out, g.weight[l], L.Out, 0, g.delta[l-1], L.In, g.act[l], gpuLD(L.In)); err != nil {
-			return err
 		}
 	}
 	return nil

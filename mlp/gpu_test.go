@@ -314,7 +314,7 @@ func BenchmarkGPUStep(b *testing.B) {
 	ctx := testGPU(b)
 	n, data := epochNet(b)
 	rows := epochBatch()
-	g, err := newGPUNet(n, ctx, rows)
+	g, err := newGPUNet(n, ctx, rows, true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -171,17 +171,22 @@ func (n *Network) forwardFrom(x []float32, rows int) {
 // softmax's inputs when the last layer's softmax is fused with the loss.
 func (n *Network) preact(l int) ([]float32, int) {
 	L := &n.layers[l]
-	if l == len(n.layers)-1 && n.fusedSoftmax() {
+	if n.fusedAt(l) {
 		return n.buf.delta[l], L.Out
 	}
 	return n.buf.act[l+1], actLD(L.Out)
 }
 
+// fusedAt reports whether layer l is the last layer and its softmax is
+// fused with the loss.
+func (n *Network) fusedAt(l int) bool {
+	return l == len(n.layers)-1 && n.fusedSoftmax()
+}
+
 // biasRows adds layer n.pass.layer's bias to rows [lo, hi) of its product.
 func (n *Network) biasRows(lo, hi int) {
 	l := n.pass.layer
-	L := &n.layers[l]
-	b := n.params[n.offs[l]+L.In*L.Out : n.offs[l]+(L.In+1)*L.Out]
+	b := n.layers[l].B
 	out, ld := n.preact(l)
 	for i := lo; i < hi; i++ {
 		row := out[i*ld : i*ld+len(b)]
@@ -195,7 +200,7 @@ func (n *Network) activateRows(lo, hi int) {
 	l := n.pass.layer
 	L := &n.layers[l]
 	y, ld := n.buf.act[l+1], actLD(L.Out)
-	if l == len(n.layers)-1 && n.fusedSoftmax() {
+	if n.fusedAt(l) {
 		z := n.buf.delta[l]
 		for i := lo; i < hi; i++ {
 			softmaxRow(y[i*ld:i*ld+L.Out], z[i*L.Out:i*L.Out+L.Out])

@@ -93,15 +93,15 @@ type Module struct {
 }
 
 // Variant is a module for GPUs of compute capability Major.0 and later,
-// which replaces a portable module there.
+// with the entries of a portable module, for the launches it runs faster
+// there (package cuda loads both and picks per launch).
 type Variant struct {
 	Major  int
 	Module *Module
 }
 
-// For returns the module to load on a GPU whose compute capability has
-// major version major: the newest variant of m that the GPU supports, or
-// m itself. A launcher that fails to load the variant falls back to m.
+// For returns the newest form of m that a GPU whose compute capability has
+// major version major supports: a variant, or m itself.
 func (m *Module) For(major int) *Module {
 	best := m
 	for _, v := range m.Variants {

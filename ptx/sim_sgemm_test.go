@@ -348,7 +348,7 @@ func runEpilogueCase(t *testing.T, mods gemmMods, elem *ptxsim.Module, c gemmCas
 	}
 	simGemm(t, mods, mem, c, pa, lda, pb, ldb, fused, ldc, act, py, ldyArg)
 	simGemm(t, mods, mem, c, pa, lda, pb, ldb, plain, ldc, 0, 0, 0)
-	g, bl := ptxsim.Dim3{X: (c.n + 31) / 32, Y: (c.m + 7) / 8}, ptxsim.Dim3{X: 32, Y: 8}
+	g, bl := grid2D(c.m, c.n, math.MaxInt)
 	var err error
 	if grad {
 		err = elem.Launch(mem, "act_grad", g, bl, plain, uint64(ldc), py, uint64(ldy), uint64(c.m), uint64(c.n), uint64(act))

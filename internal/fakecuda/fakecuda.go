@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -76,7 +77,7 @@ var ErrNoCompiler = errors.New("fakecuda: no C compiler to build the fake driver
 // loading it the first time. Load it with cuda.LoadLibrary, or start a
 // process with LD_LIBRARY_PATH set to its folder. The library is cached
 // in the user's cache folder (or the temporary one) under a hash of its
-// source, the compiler command and the architecture.
+// source, the compiler command and its arguments, and the architecture.
 func Library() (string, error) {
 	lib.once.Do(func() { lib.path, lib.err = load() })
 	return lib.path, lib.err
@@ -89,24 +90,12 @@ func load() (string, error) {
 	if len(cc) == 0 {
 		cc = []string{"cc"}
 	}
-	// The cached library is the source built by this compiler for this
-	// architecture.
+	// The cached library is the source built by this compiler, with
+	// these arguments, for this architecture.
 	sum := sha256.New()
-	fmt.Fprintf(sum, "%s\x00%q\x00", runtime.GOARCH, cc)
+	fmt.Fprintf(sum, "%s\x00%q\x00%q\x00%q\x00", runtime.GOARCH, cc, ccFlags, ccLibs)
 	sum.Write(source)
-	key := hex.EncodeToString(sum.Sum(nil)[:8])
-	var path string
-	err := ErrNoCompiler
-	for _, base := range cacheDirs() {
-		dir := filepath.Join(base, "gokernels-fakecuda", key)
-		path = filepath.Join(dir, "libcuda.so.1")
-		if _, err = os.Stat(path); err == nil {
-			break
-		}
-		if err = build(cc, dir, path); err == nil || errors.Is(err, ErrNoCompiler) {
-			break
-		}
-	}
+	path, err := find(cc, hex.EncodeToString(sum.Sum(nil)[:8]), cacheDirs())
 	if err != nil {
 		return "", err
 	}
@@ -115,13 +104,32 @@ func load() (string, error) {
 		return "", fmt.Errorf("fakecuda: %v", err)
 	}
 	var setHooks func(check, params, launch uintptr)
-	var setForget func(on int32)
 	purego.RegisterLibFunc(&setHooks, h, "fakecu_set_hooks")
-	purego.RegisterLibFunc(&setForget, h, "fakecu_set_forget")
 	purego.RegisterLibFunc(&lib.stats, h, "fakecu_stats")
 	setHooks(purego.NewCallback(check), purego.NewCallback(params), purego.NewCallback(launch))
-	setForget(1)
 	return path, nil
+}
+
+// find returns the path of the library built by the compiler command cc
+// under key, in the first of the folders bases where it is built or can
+// be: it goes on to the next folder only on an error of the folder's, not
+// on the compiler's.
+func find(cc []string, key string, bases []string) (string, error) {
+	err := ErrNoCompiler
+	for _, base := range bases {
+		dir := filepath.Join(base, "gokernels-fakecuda", key)
+		path := filepath.Join(dir, "libcuda.so.1")
+		if _, err = os.Stat(path); err == nil {
+			return path, nil
+		}
+		if err = build(cc, dir, path); err == nil {
+			return path, nil
+		}
+		if !errors.As(err, new(*folderError)) {
+			return "", err
+		}
+	}
+	return "", err
 }
 
 // cacheDirs returns the folders to keep the library in, in the order to
@@ -134,6 +142,21 @@ func cacheDirs() []string {
 	return dirs
 }
 
+// The compiler's arguments after those of the compiler command: ccFlags
+// before the output and the source, ccLibs after them. The cache key
+// includes them, so that a change rebuilds the library.
+var (
+	ccFlags = []string{"-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror"}
+	ccLibs  = []string{"-lpthread"}
+)
+
+// folderError is an error of build that is its folder's (it cannot be
+// created or written), not the compiler's: find tries the next folder.
+type folderError struct{ err error }
+
+func (e *folderError) Error() string { return "fakecuda: " + e.err.Error() }
+func (e *folderError) Unwrap() error { return e.err }
+
 // build compiles the library with the compiler command cc to path, in
 // folder dir, through temporary files, so that test processes building it
 // at the same time never read or load a partial file.
@@ -142,11 +165,11 @@ func build(cc []string, dir, path string) error {
 		return fmt.Errorf("%w: %v", ErrNoCompiler, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("fakecuda: %v", err)
+		return &folderError{err}
 	}
 	src, err := os.CreateTemp(dir, "libcuda-*.c")
 	if err != nil {
-		return fmt.Errorf("fakecuda: %v", err)
+		return &folderError{err}
 	}
 	defer os.Remove(src.Name())
 	_, err = src.Write(source)
@@ -154,17 +177,19 @@ func build(cc []string, dir, path string) error {
 		err = e
 	}
 	if err != nil {
-		return fmt.Errorf("fakecuda: %v", err)
+		return &folderError{err}
 	}
 	so := strings.TrimSuffix(src.Name(), ".c") + ".so"
 	defer os.Remove(so)
-	args := append(cc[1:len(cc):len(cc)], "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-		"-o", so, src.Name(), "-lpthread")
+	args := slices.Concat(cc[1:], ccFlags, []string{"-o", so, src.Name()}, ccLibs)
 	out, err := exec.Command(cc[0], args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("fakecuda: %s: %v\n%s", strings.Join(cc, " "), err, out)
 	}
-	return os.Rename(so, path)
+	if err := os.Rename(so, path); err != nil {
+		return &folderError{err}
+	}
+	return nil
 }
 
 // ReadStats returns the fake driver's counters. Library must have
@@ -254,7 +279,6 @@ type launchDesc struct {
 	nallocs     uint64
 	allocAddr   *unsafe.Pointer
 	allocSize   *uint64
-	cc          int32
 }
 
 const errorIllegalAddress = 700 // CUDA_ERROR_ILLEGAL_ADDRESS

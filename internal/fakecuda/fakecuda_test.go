@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestBuildErrors(t *testing.T) {
@@ -26,6 +27,50 @@ func TestBuildErrors(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("a failed build left %d files behind", len(ents))
+	}
+}
+
+// TestFind checks that a folder that cannot be used sends the build to the
+// next one, and that a failing compiler does not.
+func TestFind(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip(err)
+	}
+	tmp := t.TempDir()
+	notDir := filepath.Join(tmp, "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(tmp, "good")
+	// A compiler that writes an empty output file.
+	cc := []string{"sh", "-c", `while [ $# -gt 0 ]; do [ "$1" = -o ] && : >"$2"; shift; done`, "cc"}
+	path, err := find(cc, "k", []string{notDir, good})
+	if want := filepath.Join(good, "gokernels-fakecuda", "k", "libcuda.so.1"); err != nil || path != want {
+		t.Errorf("past a folder that is a file: %q, %v; want %q", path, err, want)
+	}
+	// Built: found where it is, without the compiler.
+	if p, err := find([]string{"no-such-compiler-here"}, "k", []string{good}); err != nil || p != path {
+		t.Errorf("built: %q, %v; want %q", p, err, path)
+	}
+	first, second := filepath.Join(tmp, "first"), filepath.Join(tmp, "second")
+	failing := []string{"sh", "-c", "echo 'libcuda.c:1: error: oops' >&2; exit 1", "cc"}
+	if _, err := find(failing, "k", []string{first, second}); err == nil || !strings.Contains(err.Error(), "oops") {
+		t.Errorf("a failing compiler: %v", err)
+	}
+	if _, err := os.Stat(second); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failing compiler was run again in the next folder: %v", err)
+	}
+	if _, err := find([]string{"no-such-compiler-here"}, "k", []string{first, second}); !errors.Is(err, ErrNoCompiler) {
+		t.Errorf("without a compiler: %v", err)
+	}
+}
+
+// TestLaunchLayout checks launchDesc against struct fakecu_launch, whose
+// size libcuda.c asserts.
+func TestLaunchLayout(t *testing.T) {
+	var l launchDesc
+	if s, o := unsafe.Sizeof(l), unsafe.Offsetof(l.allocSize); s != 88 || o != 80 {
+		t.Errorf("launchDesc: size %d, allocSize at %d; want 88 and 80 as in libcuda.c", s, o)
 	}
 }
 

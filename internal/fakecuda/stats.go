@@ -1,8 +1,8 @@
 package fakecuda
 
-// Stats counts what the fake driver holds and has done, over all its
-// contexts. Its fields are uint64 only, in the order of fakecu_stats's
-// counters, which ReadStats reads into it.
+// Stats counts what the fake driver holds, over all its contexts. Its
+// fields are uint64 only, in the order of fakecu_stats's counters, which
+// ReadStats reads into it.
 type Stats struct {
 	Allocations     uint64 // live device allocations
 	Bytes           uint64 // device bytes allocated
@@ -12,7 +12,6 @@ type Stats struct {
 	Events          uint64
 	Graphs          uint64
 	GraphExecs      uint64
-	Launches        uint64 // kernels run so far, graph replays included
 	Contexts        uint64 // primary contexts alive
 	References      uint64 // references to primary contexts (retains less releases)
 }

@@ -19,11 +19,17 @@ type asyncCopy struct {
 	data []byte
 }
 
-// asyncState is a thread's copies in flight.
+// asyncState is a thread's copies in flight, oldest first: the committed
+// groups, then those issued since the last commit_group. Group i ends
+// before copies[ends[i]].
 type asyncState struct {
-	open   []asyncCopy   // issued since the last commit_group
-	groups [][]asyncCopy // committed, oldest first
+	copies []asyncCopy
+	ends   []int
 }
+
+// commit closes a group of the copies issued since the last commit (none
+// makes an empty group).
+func (s *asyncState) commit() { s.ends = append(s.ends, len(s.copies)) }
 
 // cpAsync executes cp.async.{ca,cg}.shared.global [dst], [src], size
 // {, src-size}, cp.async.commit_group, cp.async.wait_group n and
@@ -31,12 +37,10 @@ type asyncState struct {
 func (b *block) cpAsync(t *thread, in *inst) error {
 	switch {
 	case in.has("commit_group"):
-		t.async.groups = append(t.async.groups, t.async.open)
-		t.async.open = nil
+		t.async.commit()
 		return nil
-	case in.has("wait_all"):
-		t.async.groups = append(t.async.groups, t.async.open)
-		t.async.open = nil
+	case in.has("wait_all"): // commit_group, then wait_group 0
+		t.async.commit()
 		return b.complete(t, 0)
 	case in.has("wait_group"):
 		if len(in.args) != 1 || in.args[0].kind != okImm {
@@ -62,12 +66,9 @@ func (b *block) cpAsync(t *thread, in *inst) error {
 		}
 		src = int(v)
 	}
-	dst, _, err := b.addr(t, &inst{mods: []string{"shared"}}, &in.args[0])
+	dst, _, _, err := b.access(t, &inst{mods: []string{"shared"}}, &in.args[0], n)
 	if err != nil {
-		return err
-	}
-	if dst%uint64(n) != 0 || dst+uint64(n) > uint64(len(b.shared)) {
-		return fmt.Errorf("cp.async to shared %#x: misaligned or outside the %d bytes of shared memory", dst, len(b.shared))
+		return fmt.Errorf("cp.async to shared: %v", err)
 	}
 	data := make([]byte, n) // zeros past src-size
 	s, _, err := b.addr(t, &inst{mods: []string{"global"}}, &in.args[1])
@@ -93,43 +94,49 @@ func (b *block) cpAsync(t *thread, in *inst) error {
 		}
 		b.words[w].inFlight = int32(t.idx) + 1
 	}
-	t.async.open = append(t.async.open, asyncCopy{dst, data})
+	t.async.copies = append(t.async.copies, asyncCopy{dst, data})
 	return nil
 }
 
 // complete lands the oldest committed groups of t until at most keep are
-// left in flight, as stores of t.
+// left in flight, as stores of t, in the order of issue.
 func (b *block) complete(t *thread, keep int) error {
-	for len(t.async.groups) > keep {
-		for _, c := range t.async.groups[0] {
-			for w := c.addr / 4; w < (c.addr+uint64(len(c.data)))/4; w++ {
-				b.words[w].inFlight = 0
-			}
-			p, err := b.sharedStore(t, c.addr, len(c.data))
-			if err != nil {
-				return err
-			}
-			copy(p, c.data)
+	a := &t.async
+	g := len(a.ends) - keep // groups to land
+	if g <= 0 {
+		return nil
+	}
+	n := a.ends[g-1] // their copies
+	for _, c := range a.copies[:n] {
+		for w := c.addr / 4; w < (c.addr+uint64(len(c.data)))/4; w++ {
+			b.words[w].inFlight = 0
 		}
-		t.async.groups = slices.Delete(t.async.groups, 0, 1)
+		p, err := b.sharedStore(t, c.addr, len(c.data))
+		if err != nil {
+			return err
+		}
+		copy(p, c.data)
+	}
+	a.copies = slices.Delete(a.copies, 0, n)
+	a.ends = slices.Delete(a.ends, 0, g)
+	for i := range a.ends {
+		a.ends[i] -= n
 	}
 	return nil
 }
 
-// checkInFlight returns an error if a word of shared memory in [addr,
-// addr+n) has a cp.async in flight.
-func (b *block) checkInFlight(addr uint64, n int) error {
-	for w := addr / 4; w < (addr+uint64(n)+3)/4; w++ {
-		if o := b.words[w].inFlight; o != 0 {
-			return fmt.Errorf("access of shared %#x while thread %d's cp.async to it is in flight (no cp.async.wait_group for it yet)", 4*w, o-1)
-		}
+// inFlight returns an error if word w of shared memory has a cp.async in
+// flight.
+func (b *block) inFlight(w uint64) error {
+	if o := b.words[w].inFlight; o != 0 {
+		return fmt.Errorf("access of shared %#x while thread %d's cp.async to it is in flight (no cp.async.wait_group for it yet)", 4*w, o-1)
 	}
 	return nil
 }
 
 // exit ends t, which must have no cp.async copies in flight.
 func (t *thread) exit() error {
-	if len(t.async.open) > 0 || len(t.async.groups) > 0 {
+	if len(t.async.copies) > 0 || len(t.async.ends) > 0 {
 		return fmt.Errorf("exit with cp.async copies in flight")
 	}
 	t.state = done

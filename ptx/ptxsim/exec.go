@@ -158,6 +158,7 @@ type block struct {
 	mem     *Memory
 	args    []uint64
 	ctaid   [3]int
+	id      int32 // the index of ctaid in the grid, x fastest
 	ntid    [3]int
 	nctaid  [3]int
 	shared  []byte
@@ -201,6 +202,7 @@ func (m *Module) Launch(mem *Memory, name string, grid, blk Dim3, args ...uint64
 		b := &block{
 			mod: m, f: f, mem: mem, args: args,
 			ctaid:  [3]int{bx, by, bz},
+			id:     int32(i),
 			ntid:   [3]int{blk.X, blk.Y, blk.Z},
 			nctaid: [3]int{grid.X, grid.Y, grid.Z},
 			shared: make([]byte, m.sharedSize),
@@ -528,10 +530,10 @@ func (b *block) load(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	if err != nil || space == "global" {
 		return global, err
 	}
-	if err := b.checkInFlight(addr, n); err != nil {
-		return nil, err
-	}
 	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
+		if err := b.inFlight(w); err != nil {
+			return nil, err
+		}
 		s := &b.words[w]
 		if s.wEpoch < 0 {
 			return nil, fmt.Errorf("read of uninitialised shared memory at %#x", 4*w)
@@ -556,16 +558,17 @@ func (b *block) store(t *thread, in *inst, a *operand, n int) ([]byte, error) {
 	if err != nil || space == "global" {
 		return global, err
 	}
-	if err := b.checkInFlight(addr, n); err != nil {
-		return nil, err
-	}
 	return b.sharedStore(t, addr, n)
 }
 
 // sharedStore returns the n bytes of shared memory at addr for t to write,
-// after the race checks.
+// after the checks for copies in flight and races (complete clears its
+// copies' words in flight first).
 func (b *block) sharedStore(t *thread, addr uint64, n int) ([]byte, error) {
 	for w := addr / 4; w < (addr+uint64(n))/4; w++ {
+		if err := b.inFlight(w); err != nil {
+			return nil, err
+		}
 		s := &b.words[w]
 		if s.wEpoch == b.epoch && s.writer != int32(t.idx) {
 			return nil, fmt.Errorf("shared-memory race: threads %d and %d write %#x between two barriers", s.writer, t.idx, 4*w)

@@ -16,11 +16,18 @@ import "fmt"
 // block after the other, so that it checks the fences but not that the
 // reading block's atomic saw the writer's.
 
-// globalWrite is the block that wrote a word of global memory in a launch,
-// and whether the word is released to other blocks.
+// globalWrite is the block that wrote a word of global memory in a launch
+// (its index in the grid: see block.id), and whether the word is released
+// to other blocks.
 type globalWrite struct {
-	ctaid    [3]int
+	block    int32
 	released bool
+}
+
+// ctaidOf returns the ctaid of the block of the launch with index id.
+func (b *block) ctaidOf(id int32) [3]int {
+	i, x, y := int(id), b.nctaid[0], b.nctaid[1]
+	return [3]int{i % x, i / x % y, i / (x * y)}
 }
 
 // globalWrite records t's write of the n bytes at addr. Two blocks of one
@@ -28,10 +35,10 @@ type globalWrite struct {
 // or at once.
 func (b *block) globalWrite(t *thread, addr uint64, n int) error {
 	for w := addr &^ 3; w < addr+uint64(n); w += 4 {
-		if g, ok := b.writes[w]; ok && g.ctaid != b.ctaid {
-			return fmt.Errorf("blocks %v and %v both write global %#x in one launch", g.ctaid, b.ctaid, w)
+		if g, ok := b.writes[w]; ok && g.block != b.id {
+			return fmt.Errorf("blocks %v and %v both write global %#x in one launch", b.ctaidOf(g.block), b.ctaid, w)
 		}
-		b.writes[w] = globalWrite{ctaid: b.ctaid}
+		b.writes[w] = globalWrite{block: b.id}
 		t.written = append(t.written, w)
 	}
 	return nil
@@ -42,14 +49,14 @@ func (b *block) globalWrite(t *thread, addr uint64, n int) error {
 func (b *block) globalRead(t *thread, addr uint64, n int) error {
 	for w := addr &^ 3; w < addr+uint64(n); w += 4 {
 		g, ok := b.writes[w]
-		if !ok || g.ctaid == b.ctaid {
+		if !ok || g.block == b.id {
 			continue
 		}
 		if !g.released {
-			return fmt.Errorf("read of global %#x, which block %v wrote and did not release (bar.sync, then a fence and an atomic in one thread)", w, g.ctaid)
+			return fmt.Errorf("read of global %#x, which block %v wrote and did not release (bar.sync, then a fence and an atomic in one thread)", w, b.ctaidOf(g.block))
 		}
 		if !t.acquired && !(b.acquiredEpoch >= 0 && b.acquiredEpoch < b.epoch) {
-			return fmt.Errorf("read of global %#x, which block %v wrote, before this block acquired it (an atomic and a fence in one thread, then bar.sync)", w, g.ctaid)
+			return fmt.Errorf("read of global %#x, which block %v wrote, before this block acquired it (an atomic and a fence in one thread, then bar.sync)", w, b.ctaidOf(g.block))
 		}
 	}
 	return nil

@@ -17,7 +17,8 @@
  * The fake is a checker.  It validates the arguments the real driver
  * validates and answers with the error code the real driver documents:
  *   - two devices ("Fake GPU sm_90" and "Fake GPU sm_52"), one refcounted
- *     primary context each, the current context kept per OS thread;
+ *     primary context each, the current context kept per OS thread and
+ *     forgotten by every call that uses it;
  *   - device memory is host memory (256-byte aligned, filled with 0xFF
  *     bytes) and every device range must lie inside one live allocation of
  *     the current context;
@@ -266,7 +267,6 @@ struct fakecu_launch {
 	uint64_t nallocs;           /* live device allocations of the context */
 	const uint64_t *alloc_addr;
 	const uint64_t *alloc_size;
-	int32_t cc;                 /* device compute capability (90 or 52) */
 };
 
 _Static_assert(offsetof(struct fakecu_launch, image) == 0, "image");
@@ -280,8 +280,7 @@ _Static_assert(offsetof(struct fakecu_launch, params) == 56, "params");
 _Static_assert(offsetof(struct fakecu_launch, nallocs) == 64, "nallocs");
 _Static_assert(offsetof(struct fakecu_launch, alloc_addr) == 72, "alloc_addr");
 _Static_assert(offsetof(struct fakecu_launch, alloc_size) == 80, "alloc_size");
-_Static_assert(offsetof(struct fakecu_launch, cc) == 88, "cc");
-_Static_assert(sizeof(struct fakecu_launch) == 96, "size");
+_Static_assert(sizeof(struct fakecu_launch) == 88, "size");
 _Static_assert(sizeof(CUdeviceptr) == 8, "CUdeviceptr is 64-bit");
 _Static_assert(sizeof(CUresult) == 4 && sizeof(CUjit_option) == 4, "enums are int-sized");
 
@@ -428,7 +427,6 @@ struct func;
 struct module {
 	struct hdr hd;
 	char *image;
-	size_t len;
 	int ptxver;
 	int cc;
 	struct func **funcs;
@@ -464,12 +462,10 @@ static struct ctx *g_primary[NDEV];
 static unsigned g_refs[NDEV];
 static size_t g_used[NDEV];
 static struct reg g_mods, g_funcs, g_streams, g_events, g_graphs, g_execs;
-static uint64_t g_nlaunch;
 static fakecu_check_fn g_check;
 static fakecu_params_fn g_params;
 static fakecu_launch_fn g_launch;
 static _Thread_local uint64_t tl_cur; /* handle of this OS thread's current context */
-static int g_forget;                 /* fakecu_set_forget */
 
 #define LOCK() pthread_mutex_lock(&g_mu)
 #define UNLOCK() pthread_mutex_unlock(&g_mu)
@@ -491,16 +487,29 @@ static void *hptr(uint64_t h)
 	return (void *)(uintptr_t)h;
 }
 
+/* Makes room for element n of the array at *pv (a pointer to the array's
+ * pointer, of any type) of *cap elements of size bytes, doubling it (first
+ * elements the first time); returns -1, with the array unchanged, out of
+ * memory.  The array's pointer is copied as bytes, not read as a void *. */
+static int grow(void *pv, size_t *cap, size_t n, size_t size, size_t first)
+{
+	void *v;
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? 2 * *cap : first;
+	memcpy(&v, pv, sizeof v);
+	v = realloc(v, nc * size);
+	if (!v)
+		return -1;
+	memcpy(pv, &v, sizeof v);
+	*cap = nc;
+	return 0;
+}
+
 static int reg_add(struct reg *r, struct hdr *o)
 {
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? 2 * r->cap : 16;
-		struct hdr **v = realloc(r->v, nc * sizeof *v);
-		if (!v)
-			return -1;
-		r->v = v;
-		r->cap = nc;
-	}
+	if (grow(&r->v, &r->cap, r->n, sizeof *r->v, 16) != 0)
+		return -1;
 	r->v[r->n++] = o;
 	return 0;
 }
@@ -613,11 +622,10 @@ static CUresult enter_ctx(struct ctx **out)
 		return CUDA_ERROR_CONTEXT_IS_DESTROYED; /* current context was destroyed */
 	if (c->sticky != CUDA_SUCCESS)
 		return c->sticky;
-	/* In forget mode, the context serves this call only: a caller that
-	 * does not make it current before each call (as a Go program must,
-	 * whose goroutines move between OS threads) fails the next one. */
-	if (g_forget)
-		tl_cur = 0;
+	/* The context serves this call only: a caller that does not make it
+	 * current before each call (as a Go program must, whose goroutines
+	 * move between OS threads) fails the next one. */
+	tl_cur = 0;
 	*out = c;
 	return CUDA_SUCCESS;
 }
@@ -672,14 +680,8 @@ static void nl_clear(struct nodelist *l)
 /* Appends *nd (taking ownership of its buffers). */
 static int nl_push(struct nodelist *l, const struct node *nd)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? 2 * l->cap : 8;
-		struct node *v = realloc(l->v, nc * sizeof *v);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = nc;
-	}
+	if (grow(&l->v, &l->cap, l->n, sizeof *l->v, 8) != 0)
+		return -1;
 	l->v[l->n++] = *nd;
 	return 0;
 }
@@ -952,7 +954,6 @@ static CUresult run_kernel(struct ctx *c, struct func *fn, const uint32_t grid[3
 	l.nparams = nparams;
 	l.sizes = sizes;
 	l.params = params;
-	l.cc = g_dev[c->dev].major * 10 + g_dev[c->dev].minor;
 	uint64_t *addr = NULL, *size = NULL;
 	if (c->nallocs) {
 		addr = malloc(c->nallocs * sizeof *addr);
@@ -972,7 +973,6 @@ static CUresult run_kernel(struct ctx *c, struct func *fn, const uint32_t grid[3
 	l.alloc_size = size;
 	uint64_t ctxh = c->h;
 	m->inflight++;
-	g_nlaunch++;
 
 	UNLOCK();
 	CUresult r = (CUresult)hook(&l);
@@ -1678,7 +1678,6 @@ EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned
 			m->hd.h = new_handle(TAG_MOD);
 			m->hd.ctx = c;
 			m->image = copy;
-			m->len = strlen(copy);
 			m->ptxver = ptxver;
 			m->cc = cc;
 			*module = hptr(m->hd.h);
@@ -1805,17 +1804,7 @@ EXPORT CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 		goto fail;
 	}
-	if (m->nfuncs == m->capfuncs) {
-		size_t nc = m->capfuncs ? 2 * m->capfuncs : 8;
-		struct func **v = realloc(m->funcs, nc * sizeof *v);
-		if (!v) {
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-			goto fail;
-		}
-		m->funcs = v;
-		m->capfuncs = nc;
-	}
-	if (reg_add(&g_funcs, &f->hd) != 0) {
+	if (grow(&m->funcs, &m->capfuncs, m->nfuncs, sizeof *m->funcs, 8) != 0 || reg_add(&g_funcs, &f->hd) != 0) {
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 		goto fail;
 	}
@@ -1873,16 +1862,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && bytesize > g_dev[c->dev].total - g_used[c->dev])
 		r = CUDA_ERROR_OUT_OF_MEMORY;
-	if (r == CUDA_SUCCESS && c->nallocs == c->capallocs) {
-		size_t nc = c->capallocs ? 2 * c->capallocs : 16;
-		struct alloc *v = realloc(c->allocs, nc * sizeof *v);
-		if (!v) {
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-		} else {
-			c->allocs = v;
-			c->capallocs = nc;
-		}
-	}
+	if (r == CUDA_SUCCESS && grow(&c->allocs, &c->capallocs, c->nallocs, sizeof *c->allocs, 16) != 0)
+		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS) {
 		size_t rounded = (bytesize + 255) & ~(size_t)255;
 		void *p = aligned_alloc(256, rounded);
@@ -1939,16 +1920,8 @@ EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 		r = unsafe_call();
 	if (r == CUDA_SUCCESS && (!pp || bytesize == 0))
 		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && c->nhosts == c->caphosts) {
-		size_t nc = c->caphosts ? 2 * c->caphosts : 16;
-		void **v = realloc(c->hosts, nc * sizeof *v);
-		if (!v) {
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-		} else {
-			c->hosts = v;
-			c->caphosts = nc;
-		}
-	}
+	if (r == CUDA_SUCCESS && grow(&c->hosts, &c->caphosts, c->nhosts, sizeof *c->hosts, 16) != 0)
+		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS) {
 		size_t rounded = (bytesize + 4095) & ~(size_t)4095;
 		void *p = rounded ? aligned_alloc(4096, rounded) : NULL;
@@ -2096,7 +2069,7 @@ EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevic
 }
 
 /* Common body of the memsets (esize 1 or 4). */
-static CUresult do_memset(CUdeviceptr dst, unsigned value, unsigned esize, size_t N, int sync, CUstream hStream)
+static CUresult do_memset(CUdeviceptr dst, unsigned value, unsigned esize, size_t N, CUstream hStream)
 {
 	struct ctx *c;
 	struct stream *s = NULL;
@@ -2104,7 +2077,7 @@ static CUresult do_memset(CUdeviceptr dst, unsigned value, unsigned esize, size_
 	size_t bytes = 0;
 	LOCK();
 	CUresult r = enter_ctx(&c);
-	if (r == CUDA_SUCCESS && !sync)
+	if (r == CUDA_SUCCESS)
 		r = get_stream(c, hStream, &s);
 	if (r == CUDA_SUCCESS)
 		r = stream_pre(s);
@@ -2131,23 +2104,16 @@ out:
 	return r;
 }
 
-/* cuda.h: CUresult CUDAAPI cuMemsetD32(CUdeviceptr dstDevice, unsigned int ui, size_t N);
- *         #define cuMemsetD32 __CUDA_API_PTDS(cuMemsetD32_v2) */
-EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dstDevice, unsigned int ui, size_t N)
-{
-	return do_memset(dstDevice, ui, 4, N, 1, NULL);
-}
-
 /* cuda.h: CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream); */
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
 {
-	return do_memset(dstDevice, ui, 4, N, 0, hStream);
+	return do_memset(dstDevice, ui, 4, N, hStream);
 }
 
 /* cuda.h: CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream); */
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream)
 {
-	return do_memset(dstDevice, uc, 1, N, 0, hStream);
+	return do_memset(dstDevice, uc, 1, N, hStream);
 }
 
 /* ======================================================================
@@ -2486,26 +2452,11 @@ out:
 	return r;
 }
 
-/* cuda.h: CUresult CUDAAPI cuEventSynchronize(CUevent hEvent); */
-EXPORT CUresult cuEventSynchronize(CUevent hEvent)
-{
-	struct ctx *c;
-	struct event *e;
-	struct stream *s;
-	LOCK();
-	CUresult r = enter_ctx(&c);
-	if (r == CUDA_SUCCESS)
-		r = get_event(c, hEvent, &e);
-	if (r == CUDA_SUCCESS)
-		r = event_captured(e);
-	if (r == CUDA_SUCCESS && (s = event_stream(e)) != NULL)
-		r = stream_flush(c->h, s, e->seq); /* the work up to its record */
-	UNLOCK();
-	return r;
-}
-
-/* cuda.h: CUresult CUDAAPI cuEventQuery(CUevent hEvent); */
-EXPORT CUresult cuEventQuery(CUevent hEvent)
+/* Common body of cuEventSynchronize and cuEventQuery (query != 0): runs
+ * the work up to the event's record.  For a query, as for cuStreamQuery,
+ * that work was still running when asked: it runs now, the answer is
+ * CUDA_ERROR_NOT_READY, and it has finished by the next query. */
+static CUresult event_wait(CUevent hEvent, int query)
 {
 	struct ctx *c;
 	struct event *e;
@@ -2517,14 +2468,24 @@ EXPORT CUresult cuEventQuery(CUevent hEvent)
 	if (r == CUDA_SUCCESS)
 		r = event_captured(e);
 	if (r == CUDA_SUCCESS && (s = event_stream(e)) != NULL) {
-		/* As cuStreamQuery: the work up to its record was still running
-		 * when asked; it runs now, and has finished by the next query. */
 		r = stream_flush(c->h, s, e->seq);
-		if (r == CUDA_SUCCESS)
+		if (query && r == CUDA_SUCCESS)
 			r = CUDA_ERROR_NOT_READY;
 	}
 	UNLOCK();
 	return r;
+}
+
+/* cuda.h: CUresult CUDAAPI cuEventSynchronize(CUevent hEvent); */
+EXPORT CUresult cuEventSynchronize(CUevent hEvent)
+{
+	return event_wait(hEvent, 0);
+}
+
+/* cuda.h: CUresult CUDAAPI cuEventQuery(CUevent hEvent); */
+EXPORT CUresult cuEventQuery(CUevent hEvent)
+{
+	return event_wait(hEvent, 1);
 }
 
 /* cuda.h: CUresult CUDAAPI cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd); */
@@ -2850,18 +2811,9 @@ EXPORT void fakecu_set_hooks(fakecu_check_fn check, fakecu_params_fn params, fak
 	UNLOCK();
 }
 
-/* fakecu_set_forget turns forget mode on (on != 0) or off: each call that
- * needs the current context then clears it, in its thread, after use. */
-EXPORT void fakecu_set_forget(int on)
-{
-	LOCK();
-	g_forget = on != 0;
-	UNLOCK();
-}
-
 EXPORT int fakecu_stats(uint64_t *out, int n)
 {
-	uint64_t v[11];
+	uint64_t v[10];
 	memset(v, 0, sizeof v);
 	if (!out || n <= 0)
 		return 0;
@@ -2873,19 +2825,18 @@ EXPORT int fakecu_stats(uint64_t *out, int n)
 		v[0] += c->nallocs;
 		v[1] += g_used[d];
 		v[2] += c->nhosts;
-		v[9]++;
+		v[8]++;
 	}
 	for (int d = 0; d < NDEV; d++)
-		v[10] += g_refs[d];
+		v[9] += g_refs[d];
 	v[3] = g_mods.n;
 	v[4] = g_streams.n;
 	v[5] = g_events.n;
 	v[6] = g_graphs.n;
 	v[7] = g_execs.n;
-	v[8] = g_nlaunch;
 	UNLOCK();
-	if (n > 11)
-		n = 11;
+	if (n > 10)
+		n = 10;
 	memcpy(out, v, (size_t)n * sizeof *out);
 	return n;
 }
